@@ -1,0 +1,150 @@
+"""The shared printer: one table from op to source text, one SSA line per node.
+
+A backend is a small subclass: it overrides table entries or ``_print_<OP>`` methods (as in
+SymPy's printers), says how to read an input element and write an output element, and gives
+the kernel template.  Generated kernels name their inputs, state their op count in a header
+comment, and compute per-call (param-only) nodes once, before the per-event body.
+"""
+from __future__ import annotations
+
+import linecache
+import math
+from itertools import count
+
+import numpy as np
+
+from .. import cost
+from ..graph import Graph, Op
+
+_loaded = count()
+
+
+class Printer:
+    name = "printer"
+    has_fma = False          # whether the pipeline may contract a * b + c into fma
+    infix = {
+        Op.ADD: "{} + {}", Op.SUB: "{} - {}", Op.MUL: "{} * {}", Op.DIV: "{} / {}",
+        Op.NEG: "-{}", Op.FMA: "{} * {} + {}", Op.LT: "{} < {}", Op.LE: "{} <= {}",
+        Op.EQ: "{} == {}", Op.NE: "{} != {}", Op.RE: "{}.real", Op.IM: "{}.imag",
+        Op.POW: "{} ** {}",
+    }
+    functions = {
+        Op.SQRT: "np.sqrt", Op.EXP: "np.exp", Op.LOG: "np.log", Op.SIN: "np.sin",
+        Op.COS: "np.cos", Op.TAN: "np.tan", Op.ASIN: "np.arcsin", Op.ACOS: "np.arccos",
+        Op.ATAN: "np.arctan", Op.ATAN2: "np.arctan2", Op.SINH: "np.sinh", Op.COSH: "np.cosh",
+        Op.TANH: "np.tanh", Op.ASINH: "np.arcsinh", Op.ACOSH: "np.arccosh",
+        Op.ATANH: "np.arctanh", Op.ABS: "np.abs", Op.MIN: "np.minimum", Op.MAX: "np.maximum",
+        Op.CONJ: "np.conj", Op.AND: "np.logical_and", Op.OR: "np.logical_or",
+        Op.NOT: "np.logical_not", Op.WHERE: "np.where",
+    }
+    indent = "    "
+
+    def __init__(self, dtype: str = "float64", fastmath: bool = False, **options):
+        if dtype not in ("float64", "float32"):
+            raise ValueError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
+        self.dtype = dtype
+        self.fastmath = fastmath
+        self.options = options
+
+    # ---- pieces a backend overrides --------------------------------------------------------
+    def literal(self, value) -> str:
+        """Source text of a constant."""
+        if isinstance(value, bool):
+            return repr(value)
+        if isinstance(value, complex):
+            return repr(value)
+        return _float_text(float(value))
+
+    def read(self, g: Graph, i: int) -> str:
+        """Source text that reads an input or param element."""
+        raise NotImplementedError
+
+    def write(self, out: str, index: tuple) -> str:
+        """Source text of the output element ``index`` of output array ``out``."""
+        raise NotImplementedError
+
+    def template(self, name: str, header: str, params: list[str], preamble: list[str],
+                 body: list[str]) -> str:
+        raise NotImplementedError
+
+    # ---- shared machinery ------------------------------------------------------------------
+    def expr(self, g: Graph, i: int, names: list) -> str:
+        op = g.ops[i]
+        args = [names[a] for a in g.args[i]]
+        method = getattr(self, f"_print_{op.name}", None)
+        if method is not None:
+            return method(g, i, args)
+        if op in self.infix:
+            return self.infix[op].format(*args)
+        return f"{self.functions[op]}({', '.join(args)})"
+
+    def _print_POWI(self, g: Graph, i: int, args: list) -> str:
+        return f"{args[0]} ** {g.attrs[i]}"
+
+    def _print_RSQRT(self, g: Graph, i: int, args: list) -> str:
+        return f"{self.literal(1.0)} / {self.functions[Op.SQRT]}({args[0]})"
+
+    def _print_COMPLEX(self, g: Graph, i: int, args: list) -> str:
+        return f"{args[0]} + {args[1]} * {self.literal(1j)}"
+
+    def lines(self, g: Graph) -> tuple[list[str], list[str], list[str]]:
+        """(preamble, per-event body, output writes) in SSA form."""
+        live, var = g.live(), g.varying()
+        names: list = [None] * len(g)
+        preamble, body = [], []
+        for i in range(len(g)):
+            if not live[i]:
+                continue
+            op = g.ops[i]
+            if op is Op.CONST:
+                names[i] = self.literal(g.attrs[i])
+            elif op in (Op.INPUT, Op.PARAM):
+                names[i] = self.read(g, i)
+            else:
+                names[i] = f"t{i}"
+                (body if var[i] else preamble).append(f"t{i} = {self.expr(g, i, names)}")
+        writes = []
+        for k, o in enumerate(g.outputs):
+            for index, node in zip(_ndindex(o.shape), o.nodes):
+                writes.append(f"{self.write(f'out{k}', index)} = {names[node]}")
+        return preamble, body, writes
+
+    def header(self, g: Graph, name: str) -> str:
+        by_class = cost.flops_by_class(g)
+        total = sum(cost.WEIGHT[c] * n for c, n in by_class.items())
+        detail = ", ".join(f"{c} {n}" for c, n in by_class.items() if n)
+        var = g.varying()
+        live = g.live()
+        per_call = sum(1 for i in range(len(g)) if live[i] and not var[i]
+                       and g.ops[i] not in (Op.CONST, Op.PARAM))
+        return (f"# physgraph kernel {name!r}: {self.name} backend, {self.dtype}\n"
+                f"# {total} flops per event ({detail or 'none'}); "
+                f"{cost.live_nodes(g)} nodes, {per_call} computed once per call")
+
+    def source(self, g: Graph, name: str = "kernel") -> str:
+        preamble, body, writes = self.lines(g)
+        params = [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
+        return self.template(name, self.header(g, name), params, preamble, body + writes)
+
+    def load(self, source: str, name: str = "kernel"):
+        """Executes the generated module and returns its ``kernel`` function."""
+        filename = f"<physgraph {name} {self.name} #{next(_loaded)}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        namespace: dict = {}
+        exec(compile(source, filename, "exec"), namespace)
+        return namespace["kernel"]
+
+    def run(self, fn, n: int, arrays: list, outs: list) -> None:
+        fn(n, *arrays, *outs)
+
+
+def _float_text(v: float) -> str:
+    if math.isnan(v):
+        return "np.nan"
+    if math.isinf(v):
+        return "np.inf" if v > 0 else "-np.inf"
+    return repr(v)
+
+
+def _ndindex(shape):
+    return np.ndindex(*shape) if shape else [()]

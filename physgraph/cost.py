@@ -1,0 +1,77 @@
+"""Flop counting: real arithmetic operations per event, by class.
+
+add, sub, mul, div and neg count 1, fma 2, each sqrt/exp/log/trig/pow call 1; complex
+operations count the real operations they stand for (a complex product is 4 mul + 2 add).
+Only live per-event nodes count: per-call nodes run once per call, not once per event.
+"""
+from __future__ import annotations
+
+from collections import Counter
+
+from .graph import COMPARISONS, LEAVES, UNARY_MATH, Graph, Op, T
+
+CLASSES = ("add", "mul", "div", "fma", "sqrt", "special", "other")
+WEIGHT = {"add": 1, "mul": 1, "div": 1, "fma": 2, "sqrt": 1, "special": 1, "other": 1}
+_FREE = LEAVES | {Op.RE, Op.IM, Op.COMPLEX}
+
+_REAL = {Op.ADD: {"add": 1}, Op.SUB: {"add": 1}, Op.NEG: {"add": 1}, Op.MUL: {"mul": 1},
+         Op.DIV: {"div": 1}, Op.FMA: {"fma": 1}, Op.SQRT: {"sqrt": 1}, Op.RSQRT: {"sqrt": 1},
+         Op.POW: {"special": 1}, Op.POWI: {"special": 1}, Op.ATAN2: {"special": 1},
+         **{op: {"special": 1} for op in UNARY_MATH - {Op.SQRT, Op.RSQRT}}}
+# complex operands: (op, number of complex operands) -> real operations
+_COMPLEX = {
+    (Op.ADD, 1): {"add": 1}, (Op.ADD, 2): {"add": 2},
+    (Op.SUB, 1): {"add": 1}, (Op.SUB, 2): {"add": 2},
+    (Op.NEG, 1): {"add": 2}, (Op.CONJ, 1): {"add": 1},
+    (Op.MUL, 1): {"mul": 2}, (Op.MUL, 2): {"mul": 4, "add": 2},
+    (Op.DIV, 1): {"div": 2},            # complex / real (real / complex counted below)
+    (Op.DIV, 2): {"mul": 6, "add": 3, "div": 2},
+    (Op.FMA, 1): {"mul": 2, "add": 2}, (Op.FMA, 2): {"mul": 4, "add": 4},
+    (Op.FMA, 3): {"mul": 4, "add": 4},
+    (Op.ABS, 1): {"mul": 2, "add": 1, "sqrt": 1},
+    (Op.EQ, 1): {"other": 2}, (Op.EQ, 2): {"other": 2},
+    (Op.NE, 1): {"other": 2}, (Op.NE, 2): {"other": 2},
+}
+
+
+def node_cost(g: Graph, i: int) -> dict:
+    """Real operations of node i by class."""
+    op = g.ops[i]
+    if op in _FREE or (op is Op.CONJ and g.types[g.args[i][0]] is not T.COMPLEX):
+        return {}
+    ncomplex = sum(g.types[a] is T.COMPLEX for a in g.args[i])
+    if ncomplex == 0:
+        return _REAL.get(op, {"other": 1})
+    if op is Op.DIV and g.types[g.args[i][0]] is not T.COMPLEX:
+        return {"mul": 4, "add": 1, "div": 2}
+    if op is Op.POWI:
+        return {"mul": 4 * max(abs(g.attrs[i]).bit_length(), 1), "add": 2}
+    if op is Op.WHERE or op in COMPARISONS and (op, ncomplex) not in _COMPLEX:
+        return {"other": 2}
+    # complex sqrt/exp/log/trig: a handful of real calls and products
+    return _COMPLEX.get((op, ncomplex), {"special": 3, "mul": 2})
+
+
+def flops_by_class(g: Graph) -> dict:
+    """Per-event real operations of the live graph, by class (``CLASSES``)."""
+    live, var = g.live(), g.varying()
+    total = Counter()
+    for i in range(len(g)):
+        if live[i] and var[i]:
+            total.update(node_cost(g, i))
+    return {c: total.get(c, 0) for c in CLASSES}
+
+
+def flops(g: Graph) -> int:
+    return sum(WEIGHT[c] * n for c, n in flops_by_class(g).items())
+
+
+def op_counts(g: Graph) -> dict:
+    """op name -> number of live nodes (leaves included)."""
+    live = g.live()
+    counts = Counter(g.ops[i].name.lower() for i in range(len(g)) if live[i])
+    return dict(sorted(counts.items()))
+
+
+def live_nodes(g: Graph) -> int:
+    return sum(g.live())

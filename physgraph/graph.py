@@ -1,0 +1,325 @@
+"""The IR: a hash-consed SSA DAG of per-event scalars.
+
+A graph is a node table kept as parallel lists (op code, argument ids, attribute, value type)
+with integer ids and one dict for hash-consing.  Ids are assigned in creation order, which is
+a topological order, so every walk is a plain loop over ``range(len(g))`` (or its reverse):
+nothing here recurses, and a graph of 10^6 nodes costs a few hundred bytes per node.
+
+Per-event inputs and per-call params are leaves that point at an element of a kernel argument
+(``Arg``); outputs are flat tuples of node ids with the shape the kernel returns them in.
+"""
+from __future__ import annotations
+
+import builtins
+import hashlib
+import keyword
+import re
+from dataclasses import dataclass, field
+from enum import IntEnum
+from fractions import Fraction
+from numbers import Number
+
+import numpy as np
+
+from .errors import UnsupportedError
+
+
+class Op(IntEnum):
+    INPUT = 0
+    PARAM = 1
+    CONST = 2
+    ADD = 3
+    SUB = 4
+    MUL = 5
+    DIV = 6
+    NEG = 7
+    FMA = 8      # a * b + c
+    POWI = 9     # x ** n, n an int attribute
+    POW = 10     # x ** y
+    SQRT = 11
+    RSQRT = 12   # 1 / sqrt(x)
+    EXP = 13
+    LOG = 14
+    SIN = 15
+    COS = 16
+    TAN = 17
+    ASIN = 18
+    ACOS = 19
+    ATAN = 20
+    ATAN2 = 21   # atan2(y, x)
+    SINH = 22
+    COSH = 23
+    TANH = 24
+    ASINH = 25
+    ACOSH = 26
+    ATANH = 27
+    ABS = 28
+    MIN = 29
+    MAX = 30
+    LT = 31
+    LE = 32
+    EQ = 33
+    NE = 34
+    AND = 35
+    OR = 36
+    NOT = 37
+    WHERE = 38   # where(cond, a, b)
+    RE = 39
+    IM = 40
+    CONJ = 41
+    COMPLEX = 42  # re + i * im
+
+
+class T(IntEnum):
+    """Value type of a node; ordered so that ``max`` gives the type of mixed arithmetic."""
+    BOOL = 0
+    REAL = 1
+    COMPLEX = 2
+
+
+LEAVES = frozenset({Op.INPUT, Op.PARAM, Op.CONST})
+COMMUTATIVE = frozenset({Op.ADD, Op.MUL, Op.MIN, Op.MAX, Op.EQ, Op.NE, Op.AND, Op.OR})
+UNARY_MATH = frozenset({Op.SQRT, Op.RSQRT, Op.EXP, Op.LOG, Op.SIN, Op.COS, Op.TAN, Op.ASIN,
+                        Op.ACOS, Op.ATAN, Op.SINH, Op.COSH, Op.TANH, Op.ASINH, Op.ACOSH,
+                        Op.ATANH})
+ARITY = {Op.INPUT: 0, Op.PARAM: 0, Op.CONST: 0, Op.FMA: 3, Op.WHERE: 3,
+         **{op: 1 for op in UNARY_MATH | {Op.NEG, Op.POWI, Op.ABS, Op.NOT, Op.RE, Op.IM,
+                                          Op.CONJ}}}
+REAL_ONLY = frozenset({Op.ATAN2, Op.MIN, Op.MAX, Op.LT, Op.LE, Op.COMPLEX})
+COMPARISONS = frozenset({Op.LT, Op.LE, Op.EQ, Op.NE})
+LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
+
+
+def arity(op: Op) -> int:
+    return ARITY.get(op, 2)
+
+
+def normalize_const(value):
+    """Constants are Fraction (exact integers and rationals), float, complex or bool."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return Fraction(int(value))
+    if isinstance(value, Fraction):
+        return value
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    if isinstance(value, (complex, np.complexfloating)):
+        return complex(value)
+    if isinstance(value, Number):
+        return float(value)
+    raise UnsupportedError(f"constant {value!r} of type {type(value).__name__}")
+
+
+def const_key(value):
+    """Hash key of a normalized constant: tells 1 from 1.0, -0.0 from 0.0, and NaN equals NaN."""
+    if isinstance(value, bool):
+        return ("b", value)
+    if isinstance(value, Fraction):
+        return ("q", value.numerator, value.denominator)
+    if isinstance(value, float):
+        return ("f", value.hex())
+    return ("c", value.real.hex(), value.imag.hex())
+
+
+def const_type(value) -> T:
+    if isinstance(value, bool):
+        return T.BOOL
+    return T.COMPLEX if isinstance(value, complex) else T.REAL
+
+
+_RESERVED = re.compile(r"^(t\d+|out\d+|i|n|np|nb|jnp|jax|math|kernel|cuda)$")
+
+
+def identifier(name: str, taken: set) -> str:
+    """A valid, unreserved identifier for generated code, unique among ``taken``."""
+    ident = re.sub(r"\W", "_", name)
+    if not ident or ident[0].isdigit():
+        ident = "a_" + ident
+    while ident in taken or keyword.iskeyword(ident) or _RESERVED.match(ident) \
+            or hasattr(builtins, ident):
+        ident += "_"
+    taken.add(ident)
+    return ident
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a kernel: a per-event input or a per-call param."""
+    name: str                         # the user's name (keyword for params)
+    ident: str                        # identifier in generated code
+    shape: tuple[int, ...] = ()       # per-event (or per-call) shape; () is a scalar
+    role: str = "input"               # "input" or "param"
+    symmetric: bool = False           # square input of which only i <= j is read
+    default: object = None            # default value of a param, None if required
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def indices(self):
+        """Element indices in row-major order."""
+        return list(np.ndindex(*self.shape)) if self.shape else [()]
+
+
+@dataclass(frozen=True)
+class Output:
+    """One array the kernel returns: ``nodes`` holds its elements in row-major order."""
+    name: str
+    shape: tuple[int, ...]
+    nodes: tuple[int, ...]
+
+
+@dataclass
+class Graph:
+    ops: list = field(default_factory=list)
+    args: list = field(default_factory=list)
+    attrs: list = field(default_factory=list)
+    types: list = field(default_factory=list)
+    signature: list = field(default_factory=list)    # list[Arg]
+    outputs: list = field(default_factory=list)      # list[Output]
+    _index: dict = field(default_factory=dict, repr=False)
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def __repr__(self) -> str:
+        return f"<Graph {len(self)} nodes, {len(self.signature)} args, {len(self.outputs)} outputs>"
+
+    # ---- building -------------------------------------------------------------------------
+    def node(self, op: Op, args: tuple = (), attr=None) -> int:
+        """The id of node (op, args, attr), created if new; commutative args are sorted."""
+        if op in COMMUTATIVE:
+            args = tuple(sorted(args))
+        elif op is Op.FMA and args[0] > args[1]:
+            args = (args[1], args[0], args[2])
+        if op is Op.CONST:
+            attr = normalize_const(attr)
+            key = (op, args, const_key(attr))
+        else:
+            key = (op, args, attr)
+        found = self._index.get(key)
+        if found is not None:
+            return found
+        if len(args) != arity(op):
+            raise ValueError(f"{op.name} takes {arity(op)} arguments, got {len(args)}")
+        typ = self._result_type(op, args, attr)
+        i = len(self.ops)
+        self.ops.append(op)
+        self.args.append(args)
+        self.attrs.append(attr)
+        self.types.append(typ)
+        self._index[key] = i
+        return i
+
+    def const(self, value) -> int:
+        return self.node(Op.CONST, (), value)
+
+    def add_arg(self, arg: Arg) -> int:
+        if any(a.name == arg.name for a in self.signature):
+            raise ValueError(f"duplicate argument name {arg.name!r}")
+        self.signature.append(arg)
+        return len(self.signature) - 1
+
+    def leaf(self, position: int, index: tuple = ()) -> int:
+        """The node reading element ``index`` of argument ``position``."""
+        arg = self.signature[position]
+        if arg.symmetric and index[0] > index[1]:
+            index = (index[1], index[0])
+        op = Op.PARAM if arg.role == "param" else Op.INPUT
+        return self.node(op, (), (position, tuple(index)))
+
+    def _result_type(self, op: Op, args: tuple, attr) -> T:
+        if op is Op.CONST:
+            return const_type(attr)
+        if op in (Op.INPUT, Op.PARAM):
+            return T.REAL
+        ts = [self.types[a] for a in args]
+        if op is Op.WHERE:
+            if ts[0] is not T.BOOL:
+                raise UnsupportedError("where() needs a boolean condition")
+            if (ts[1] is T.BOOL) != (ts[2] is T.BOOL):
+                raise UnsupportedError("where() cannot mix boolean and numeric branches")
+            return max(ts[1], ts[2])
+        if op in LOGICAL:
+            if any(t is not T.BOOL for t in ts):
+                raise UnsupportedError(f"{op.name.lower()} needs boolean operands")
+            return T.BOOL
+        if any(t is T.BOOL for t in ts):
+            raise UnsupportedError(f"{op.name.lower()} of a boolean value; use where(cond, 1.0, 0.0)")
+        if op in REAL_ONLY and any(t is T.COMPLEX for t in ts):
+            raise UnsupportedError(f"{op.name.lower()} of a complex value")
+        if op in COMPARISONS:
+            return T.BOOL
+        if op in (Op.ABS, Op.RE, Op.IM):
+            return T.REAL
+        if op is Op.COMPLEX:
+            return T.COMPLEX
+        return max(ts)
+
+    # ---- derived graphs -------------------------------------------------------------------
+    def empty_like(self) -> "Graph":
+        """A graph with the same signature and no nodes (passes build into it)."""
+        return Graph(signature=list(self.signature))
+
+    def remap_outputs(self, old: "Graph", mapping) -> None:
+        self.outputs = [Output(o.name, o.shape, tuple(mapping[n] for n in o.nodes))
+                        for o in old.outputs]
+
+    # ---- analyses (all iterative) ---------------------------------------------------------
+    def output_nodes(self) -> list[int]:
+        return [n for o in self.outputs for n in o.nodes]
+
+    def live(self) -> bytearray:
+        """live[i] == 1 when node i is needed by an output (reverse creation order walk)."""
+        live = bytearray(len(self))
+        for n in self.output_nodes():
+            live[n] = 1
+        args = self.args
+        for i in range(len(self) - 1, -1, -1):
+            if live[i]:
+                for a in args[i]:
+                    live[a] = 1
+        return live
+
+    def varying(self) -> bytearray:
+        """varying[i] == 1 when node i depends on a per-event input (0: per call or constant)."""
+        var = bytearray(len(self))
+        ops, args = self.ops, self.args
+        for i in range(len(self)):
+            if ops[i] is Op.INPUT or any(var[a] for a in args[i]):
+                var[i] = 1
+        return var
+
+    def users(self) -> list[int]:
+        """Number of uses of each node (by other nodes and by outputs)."""
+        count = [0] * len(self)
+        for a in self.args:
+            for x in a:
+                count[x] += 1
+        for n in self.output_nodes():
+            count[n] += 1
+        return count
+
+    def key(self) -> str:
+        """A hash of the canonical graph: same computation, same key."""
+        h = hashlib.sha256()
+        for i in range(len(self)):
+            attr = self.attrs[i]
+            if self.ops[i] is Op.CONST:
+                attr = const_key(attr)
+            h.update(repr((int(self.ops[i]), self.args[i], attr)).encode())
+        h.update(repr(self.signature).encode())
+        h.update(repr(self.outputs).encode())
+        return h.hexdigest()
+
+    def describe(self, i: int) -> str:
+        """One node as text, for error messages and debugging."""
+        op = self.ops[i]
+        if op is Op.CONST:
+            return repr(self.attrs[i])
+        if op in (Op.INPUT, Op.PARAM):
+            pos, idx = self.attrs[i]
+            return self.signature[pos].ident + "".join(f"[{k}]" for k in idx)
+        extra = f", {self.attrs[i]}" if op is Op.POWI else ""
+        return f"{op.name.lower()}({', '.join(f'%{a}' for a in self.args[i])}{extra})"

@@ -1,0 +1,260 @@
+"""Kernel: a compiled computation.  Validates inputs, dispatches to its backend, caches.
+
+Source is generated when the kernel is made (``k.source`` works on any machine); the backend
+compiles it lazily at the first call and the result is shared, in memory, by every kernel
+with the same source.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import cost
+from .backends import printer_for
+from .errors import DTypeError, ShapeError
+from .frontend import structure as structure_mod
+from .graph import Arg, Graph, T
+from .passes import optimize
+
+_COMPILED: dict = {}          # (backend, source) -> loaded function
+_COMPILE_LOCK = threading.Lock()
+_COMPLEX = {"float64": np.complex128, "float32": np.complex64}
+_OPT_KEYS = ("opt_level", "unsafe")
+
+
+@dataclass(frozen=True)
+class Options:
+    backend: str = "numba"
+    dtype: str = "float64"
+    opt_level: int = 2
+    fastmath: bool = False
+    unsafe: bool = False
+
+    def replace(self, **changes) -> "Options":
+        unknown = set(changes) - set(self.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"unknown option(s) {sorted(unknown)}; options are "
+                            f"{sorted(self.__dataclass_fields__)}")
+        return Options(**{**self.__dict__, **changes})
+
+
+class Kernel:
+    """A compiled kernel: ``k(*arrays, **params, out=None)``."""
+
+    def __init__(self, graph: Graph, structure, name: str = "kernel",
+                 options: Options = Options(), symbols: dict | None = None,
+                 frontend_s: float = 0.0, _optimized: dict | None = None):
+        self.name = name
+        self.input_graph = graph
+        self.structure = structure
+        self.options = options
+        self._symbols = symbols
+        self._frontend_s = frontend_s
+        self._printer = printer_for(options.backend)(options.dtype, options.fastmath)
+        self._out_types = [max((graph.types[n] for n in o.nodes), default=T.REAL)
+                           for o in graph.outputs]
+        self._optimized = {} if _optimized is None else _optimized
+        key = (options.opt_level, options.unsafe, self._printer.has_fma)
+        if key not in self._optimized:
+            start = time.perf_counter()
+            self._optimized[key] = optimize(graph, options.opt_level, unsafe=options.unsafe,
+                                            fma=self._printer.has_fma)
+            self._optimized[key] += (time.perf_counter() - start,)
+        self.graph, self._rows, self._passes_s = self._optimized[key]
+        start = time.perf_counter()
+        self.source = self._printer.source(self.graph, name)
+        self._codegen_s = time.perf_counter() - start
+        self._fn = None
+        self._jit_s = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        args = ", ".join(a.name for a in self.graph.signature)
+        return (f"<physgraph.Kernel {self.name}({args}) backend={self.options.backend} "
+                f"dtype={self.options.dtype} flops/event={self.stats['flops_out']}>")
+
+    # ---- other views of the same kernel ---------------------------------------------------
+    def with_backend(self, backend: str, **options) -> "Kernel":
+        """The same computation for another backend (and/or other options)."""
+        opts = self.options.replace(backend=backend, **options)
+        return Kernel(self.input_graph, self.structure, self.name, opts, self._symbols,
+                      self._frontend_s, self._optimized)
+
+    def to_sympy(self):
+        """The optimized graph as SymPy expressions, in the structure of the outputs."""
+        from .frontend.sympy_io import to_sympy
+        return to_sympy(self.graph, self.structure, self._symbols)
+
+    @property
+    def signature(self) -> list[Arg]:
+        return list(self.graph.signature)
+
+    # ---- statistics -----------------------------------------------------------------------
+    @property
+    def stats(self) -> dict:
+        first, last = self._rows[0], self._rows[-1]
+        compile_s = self._frontend_s + self._passes_s + self._codegen_s + (self._jit_s or 0.0)
+        return {
+            "nodes_in": first.nodes, "nodes_out": last.nodes,
+            "flops_in": first.total_flops, "flops_out": last.total_flops,
+            "flops_by_class": dict(last.flops), "ops": cost.op_counts(self.graph),
+            "compile_s": compile_s, "frontend_s": self._frontend_s,
+            "passes_s": self._passes_s, "codegen_s": self._codegen_s, "jit_s": self._jit_s,
+        }
+
+    def report(self) -> str:
+        """Per-pass table: live nodes, flops by class, time."""
+        classes = list(cost.CLASSES)
+        head = f"{'pass':<14}{'nodes':>9}" + "".join(f"{c:>9}" for c in classes) + \
+            f"{'flops':>9}{'ms':>9}"
+        rows = [f"kernel {self.name!r} ({self.options.backend}, {self.options.dtype}, "
+                f"opt_level {self.options.opt_level})", head, "-" * len(head)]
+        for r in self._rows:
+            rows.append(f"{r.name:<14}{r.nodes:>9}" + "".join(f"{r.flops[c]:>9}" for c in classes)
+                        + f"{r.total_flops:>9}{r.seconds * 1e3:>9.2f}")
+        rows.append("-" * len(head))
+        jit = "not yet (first call)" if self._jit_s is None else f"{self._jit_s * 1e3:.1f} ms"
+        rows.append(f"frontend {self._frontend_s * 1e3:.1f} ms, passes {self._passes_s * 1e3:.1f}"
+                    f" ms, codegen {self._codegen_s * 1e3:.1f} ms, backend compile {jit}")
+        return "\n".join(rows)
+
+    # ---- running --------------------------------------------------------------------------
+    def compile(self) -> "Kernel":
+        """Compile now (otherwise the first call does); returns self."""
+        self._function()
+        return self
+
+    def _function(self):
+        if self._fn is not None:
+            return self._fn
+        with self._lock:
+            if self._fn is None:
+                start = time.perf_counter()
+                key = (self.options.backend, self.source)
+                with _COMPILE_LOCK:
+                    fn = _COMPILED.get(key)
+                    if fn is None:
+                        fn = self._printer.load(self.source, self.name)
+                        self._warm(fn)
+                        _COMPILED[key] = fn
+                self._jit_s = time.perf_counter() - start
+                self._fn = fn
+        return self._fn
+
+    def _warm(self, fn) -> None:
+        """One call on zero events, so a JIT backend compiles for contiguous inputs now."""
+        arrays = [np.zeros(a.shape, self._dtype) if a.role == "param"
+                  else np.zeros((0, *a.shape), self._dtype) for a in self.graph.signature]
+        arrays = [self._dtype(0) if a.role == "param" and not a.shape else x
+                  for a, x in zip(self.graph.signature, arrays)]
+        self._printer.run(fn, 0, arrays, self._allocate(0))
+
+    @property
+    def _dtype(self):
+        return np.dtype(self.options.dtype).type
+
+    def __call__(self, *args, out=None, **kwargs):
+        values = self._bind(args, kwargs)
+        arrays, n = self._convert(values)
+        outs = self._allocate(n) if out is None else self._check_out(out, n)
+        self._printer.run(self._function(), n, arrays, outs)
+        return structure_mod.unflatten(self.structure, outs)
+
+    def _bind(self, args: tuple, kwargs: dict) -> list:
+        sig = self.graph.signature
+        if len(args) > len(sig):
+            raise ShapeError(f"{self.name}() takes {len(sig)} arguments "
+                             f"({', '.join(a.name for a in sig)}), got {len(args)}")
+        values = list(args) + [_MISSING] * (len(sig) - len(args))
+        by_name = {a.name: k for k, a in enumerate(sig)} | {a.ident: k for k, a in enumerate(sig)}
+        for key, value in kwargs.items():
+            if key not in by_name:
+                raise ShapeError(f"{self.name}() got an unexpected argument {key!r}; its "
+                                 f"arguments are {', '.join(a.name for a in sig)}")
+            if values[by_name[key]] is not _MISSING:
+                raise ShapeError(f"{self.name}() got argument {key!r} twice")
+            values[by_name[key]] = value
+        for k, a in enumerate(sig):
+            if values[k] is _MISSING:
+                if a.default is None:
+                    raise ShapeError(f"{self.name}() is missing argument {a.name!r}")
+                values[k] = a.default
+        return values
+
+    def _convert(self, values: list) -> tuple[list, int]:
+        sig = self.graph.signature
+        arrays = [_as_array(v, a, self.options.dtype) for v, a in zip(values, sig)]
+        n, first = None, None
+        for a, x in zip(sig, arrays):
+            if a.role == "input" and x.ndim == len(a.shape) + 1:
+                if n is None:
+                    n, first = x.shape[0], a.name
+                elif x.shape[0] != n:
+                    raise ShapeError(f"argument {a.name!r} has {x.shape[0]} events but "
+                                     f"{first!r} has {n}; all inputs need the same length")
+        n = 1 if n is None else n
+        for k, (a, x) in enumerate(zip(sig, arrays)):
+            if a.role == "input" and x.ndim == len(a.shape):
+                arrays[k] = np.broadcast_to(x, (n, *a.shape))   # a view, no copy
+            elif a.role == "param" and not a.shape:
+                arrays[k] = self._dtype(x)
+        return arrays, n
+
+    def _out_dtype(self, t: T):
+        return {T.BOOL: np.bool_, T.REAL: np.dtype(self.options.dtype),
+                T.COMPLEX: _COMPLEX[self.options.dtype]}[t]
+
+    def _allocate(self, n: int) -> list:
+        return [np.empty((n, *o.shape), self._out_dtype(t))
+                for o, t in zip(self.graph.outputs, self._out_types)]
+
+    def _check_out(self, out, n: int) -> list:
+        outs = [out] if isinstance(out, np.ndarray) else list(out)
+        if len(outs) != len(self.graph.outputs):
+            raise ShapeError(f"out= needs {len(self.graph.outputs)} array(s), got {len(outs)}")
+        for k, (x, o, t) in enumerate(zip(outs, self.graph.outputs, self._out_types)):
+            want = (n, *o.shape)
+            if not isinstance(x, np.ndarray) or x.shape != want or \
+                    x.dtype != self._out_dtype(t) or not x.flags.writeable:
+                got = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
+                raise ShapeError(f"out[{k}] must be a writeable {np.dtype(self._out_dtype(t))} "
+                                 f"array of shape {want}; got {got}")
+        return outs
+
+
+_MISSING = object()
+
+
+def _as_array(value, arg: Arg, dtype: str) -> np.ndarray:
+    """``value`` as an array of ``dtype`` for argument ``arg`` (a view when it already is)."""
+    if isinstance(value, (str, bytes)):
+        raise DTypeError(f"argument {arg.name!r} is a string ({value!r:.40}); it needs numbers")
+    try:
+        x = np.asarray(value)
+    except (ValueError, TypeError) as err:
+        raise ShapeError(f"argument {arg.name!r} cannot be read as an array: {err}") from err
+    if x.dtype.kind == "O":
+        try:
+            x = x.astype(dtype)
+        except (ValueError, TypeError) as err:
+            raise DTypeError(f"argument {arg.name!r} holds Python objects that are not "
+                             f"real numbers: {err}") from err
+    if x.dtype.kind == "c":
+        raise DTypeError(f"argument {arg.name!r} is complex ({x.dtype}); physgraph inputs are "
+                         "real: pass .real and .imag as two arguments")
+    if x.dtype.kind not in "biuf":
+        raise DTypeError(f"argument {arg.name!r} has dtype {x.dtype}; it needs real numbers")
+    if x.dtype != np.dtype(dtype):
+        x = x.astype(dtype)
+    per_event = "(N, " + ", ".join(map(str, arg.shape)) + ")" if arg.shape else "(N,)"
+    if arg.role == "param":
+        if x.shape != arg.shape:
+            want = str(arg.shape) if arg.shape else "a scalar"
+            raise ShapeError(f"param {arg.name!r} must be {want}, got shape {x.shape}")
+    elif not (x.ndim == len(arg.shape) + 1 and x.shape[1:] == arg.shape) and \
+            not (x.ndim == 0 and not arg.shape):
+        raise ShapeError(f"argument {arg.name!r} must have shape {per_event}, got {x.shape}")
+    return x

@@ -1,0 +1,142 @@
+"""Constant folding and algebraic identities.
+
+Integers and rationals fold exactly (Fractions); everything else folds with numpy's float64 /
+complex128 semantics, the same IEEE rules the kernels follow at run time.
+
+Safe identities: x + 0, x - 0, 0 - x, x * 1, x * -1, x / 1, --x, x ** 1, x ** 0, re/conj of a
+real value, im of a real value, where() with a constant or repeated branch.  Multiplication
+by an exact structural zero folds to zero (the convention of every amplitude generator: a
+zero spinor component kills its term).  x - x -> 0 and x / x -> 1 change the result when x is
+inf or NaN, so they run only with ``unsafe=True``.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from ..graph import LEAVES, Graph, Op, T
+from .rewrite import rebuild
+
+_NUMPY = {
+    Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.DIV: np.divide,
+    Op.NEG: np.negative, Op.POW: np.power, Op.SQRT: np.sqrt, Op.EXP: np.exp, Op.LOG: np.log,
+    Op.SIN: np.sin, Op.COS: np.cos, Op.TAN: np.tan, Op.ASIN: np.arcsin, Op.ACOS: np.arccos,
+    Op.ATAN: np.arctan, Op.ATAN2: np.arctan2, Op.SINH: np.sinh, Op.COSH: np.cosh,
+    Op.TANH: np.tanh, Op.ASINH: np.arcsinh, Op.ACOSH: np.arccosh, Op.ATANH: np.arctanh,
+    Op.ABS: np.abs, Op.MIN: np.minimum, Op.MAX: np.maximum, Op.LT: np.less,
+    Op.LE: np.less_equal, Op.EQ: np.equal, Op.NE: np.not_equal, Op.AND: np.logical_and,
+    Op.OR: np.logical_or, Op.NOT: np.logical_not, Op.RE: np.real, Op.IM: np.imag,
+    Op.CONJ: np.conj, Op.RSQRT: lambda x: 1.0 / np.sqrt(x),
+    Op.FMA: lambda a, b, c: a * b + c, Op.WHERE: lambda c, a, b: a if c else b,
+    Op.COMPLEX: lambda a, b: complex(a, b),
+}
+_EXACT = {Op.ADD: lambda a, b: a + b, Op.SUB: lambda a, b: a - b, Op.MUL: lambda a, b: a * b,
+          Op.NEG: lambda a: -a, Op.FMA: lambda a, b, c: a * b + c}
+
+
+def evaluate(op: Op, values: list, attr=None):
+    """Value of ``op`` on constant operands (Fraction, float, complex or bool)."""
+    if all(isinstance(v, Fraction) for v in values):
+        if op in _EXACT:
+            return _EXACT[op](*values)
+        if op is Op.DIV and values[1] != 0:
+            return values[0] / values[1]
+        if op is Op.POWI and (values[0] != 0 or attr >= 0):
+            return values[0] ** attr
+    with np.errstate(all="ignore"):
+        nums = [np.complex128(v) if isinstance(v, complex) else
+                v if isinstance(v, bool) else np.float64(v) for v in values]
+        if op is Op.POWI:
+            result = nums[0] ** np.float64(attr)
+        else:
+            result = _NUMPY[op](*nums)
+    if isinstance(result, (bool, np.bool_)):
+        return bool(result)
+    if isinstance(result, (complex, np.complexfloating)):
+        return complex(result)
+    return float(result)
+
+
+def _const(g: Graph, i: int):
+    return g.attrs[i] if g.ops[i] is Op.CONST else None
+
+
+def _is(g: Graph, i: int, value) -> bool:
+    c = _const(g, i)
+    return c is not None and not isinstance(c, bool) and c == value
+
+
+def fold_rule(unsafe: bool = False):
+    def rule(g: Graph, op: Op, args: tuple, attr) -> int:
+        if op in LEAVES:
+            return g.node(op, args, attr)
+        consts = [_const(g, a) for a in args]
+        if all(c is not None for c in consts) and op is not Op.WHERE:
+            return g.const(evaluate(op, consts, attr))
+        simpler = _identity(g, op, args, attr, unsafe)
+        return simpler if simpler is not None else g.node(op, args, attr)
+    return rule
+
+
+def _identity(g: Graph, op: Op, args: tuple, attr, unsafe: bool):
+    """A simpler equivalent node already in ``g``, or None."""
+    a = args[0] if args else None
+    b = args[1] if len(args) > 1 else None
+    if op is Op.ADD:
+        if _is(g, a, 0):
+            return b
+        if _is(g, b, 0):
+            return a
+    elif op is Op.SUB:
+        if _is(g, b, 0):
+            return a
+        if _is(g, a, 0):
+            return g.node(Op.NEG, (b,))
+        if unsafe and a == b:
+            return g.const(0)
+    elif op is Op.MUL:
+        for x, y in ((a, b), (b, a)):
+            if _is(g, x, 1):
+                return y
+            if _is(g, x, 0):
+                return g.const(0)
+            if _is(g, x, -1):
+                return g.node(Op.NEG, (y,))
+    elif op is Op.DIV:
+        if _is(g, b, 1):
+            return a
+        if _is(g, a, 0) and not _is(g, b, 0):
+            return g.const(0)
+        if unsafe and a == b:
+            return g.const(1)
+    elif op is Op.NEG and g.ops[a] is Op.NEG:
+        return g.args[a][0]
+    elif op is Op.POWI:
+        if attr == 1:
+            return a
+        if attr == 0:
+            return g.const(1)  # IEEE pow(x, 0) is 1 for every x, inf and NaN included
+    elif op in (Op.RE, Op.CONJ) and g.types[a] is not T.COMPLEX:
+        return a
+    elif op is Op.IM and g.types[a] is not T.COMPLEX:
+        return g.const(0)
+    elif op is Op.CONJ and g.ops[a] is Op.CONJ:
+        return g.args[a][0]
+    elif op is Op.NOT and g.ops[a] is Op.NOT:
+        return g.args[a][0]
+    elif op is Op.WHERE:
+        cond = _const(g, a)
+        if cond is not None:
+            return b if cond else args[2]
+        if b == args[2]:
+            return b
+    elif op in (Op.MIN, Op.MAX, Op.AND, Op.OR) and a == b:
+        return a
+    elif op is Op.ABS and g.ops[a] in (Op.ABS, Op.SQRT, Op.EXP):
+        return a if g.types[a] is T.REAL else None
+    return None
+
+
+def fold(g: Graph, unsafe: bool = False, **_) -> Graph:
+    return rebuild(g, fold_rule(unsafe))

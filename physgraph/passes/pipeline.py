@@ -1,0 +1,46 @@
+"""Pass ordering by opt level, and the per-pass cost table behind ``k.report()``."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .. import cost
+from ..graph import Graph
+from .dce import dce
+from .fold import fold
+
+# opt level -> passes in order; each is graph -> graph and takes the pipeline's options
+LEVELS = {
+    0: [],
+    1: [fold, dce],
+    2: [fold, dce],
+    3: [fold, dce],
+}
+
+
+@dataclass(frozen=True)
+class PassRow:
+    name: str
+    nodes: int
+    flops: dict          # by class, see cost.CLASSES
+    seconds: float
+
+    @property
+    def total_flops(self) -> int:
+        return sum(cost.WEIGHT[c] * n for c, n in self.flops.items())
+
+
+def measure(name: str, g: Graph, seconds: float) -> PassRow:
+    return PassRow(name, cost.live_nodes(g), cost.flops_by_class(g), seconds)
+
+
+def optimize(g: Graph, opt_level: int = 2, **options) -> tuple[Graph, list[PassRow]]:
+    """Run the passes of ``opt_level``; rows[0] describes the input graph."""
+    if opt_level not in LEVELS:
+        raise ValueError(f"opt_level must be one of {sorted(LEVELS)}, got {opt_level!r}")
+    rows = [measure("input", g, 0.0)]
+    for p in LEVELS[opt_level]:
+        start = time.perf_counter()
+        g = p(g, **options)
+        rows.append(measure(p.__name__, g, time.perf_counter() - start))
+    return g, rows
