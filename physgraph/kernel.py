@@ -159,7 +159,7 @@ class Kernel:
     def __call__(self, *args, out=None, **kwargs):
         values = self._bind(args, kwargs)
         arrays, n = self._convert(values)
-        outs = self._allocate(n) if out is None else self._check_out(out, n)
+        outs = self._allocate(n) if out is None else self._check_out(out, n, arrays)
         self._printer.run(self._function(), n, arrays, outs)
         return structure_mod.unflatten(self.structure, outs)
 
@@ -211,7 +211,7 @@ class Kernel:
         return [np.empty((n, *o.shape), self._out_dtype(t))
                 for o, t in zip(self.graph.outputs, self._out_types)]
 
-    def _check_out(self, out, n: int) -> list:
+    def _check_out(self, out, n: int, arrays: list) -> list:
         outs = [out] if isinstance(out, np.ndarray) else list(out)
         if len(outs) != len(self.graph.outputs):
             raise ShapeError(f"out= needs {len(self.graph.outputs)} array(s), got {len(outs)}")
@@ -222,6 +222,11 @@ class Kernel:
                 got = f"{x.dtype} {x.shape}" if isinstance(x, np.ndarray) else type(x).__name__
                 raise ShapeError(f"out[{k}] must be a writeable {np.dtype(self._out_dtype(t))} "
                                  f"array of shape {want}; got {got}")
+            # outputs are written while inputs are still being read
+            for a, x_in in zip(self.graph.signature, arrays):
+                if np.may_share_memory(x, x_in):
+                    raise ShapeError(f"out[{k}] overlaps argument {a.name!r}; pass a "
+                                     "separate output array")
         return outs
 
 

@@ -87,9 +87,14 @@ class Printer:
     def _print_COMPLEX(self, g: Graph, i: int, args: list) -> str:
         return f"{args[0]} + {args[1]} * {self.literal(1j)}"
 
-    def lines(self, g: Graph) -> tuple[list[str], list[str], list[str]]:
-        """(preamble, per-event body, output writes) in SSA form."""
+    def lines(self, g: Graph) -> tuple[list[str], list[str]]:
+        """(per-call preamble, per-event body) in SSA form.  Each output element is written
+        right after its value is computed, so temporaries die young."""
         live, var = g.live(), g.varying()
+        writes: dict[int, list[str]] = {}
+        for k, o in enumerate(g.outputs):
+            for index, node in zip(_ndindex(o.shape), o.nodes):
+                writes.setdefault(node, []).append(self.write(f"out{k}", index))
         names: list = [None] * len(g)
         preamble, body = [], []
         for i in range(len(g)):
@@ -103,11 +108,11 @@ class Printer:
             else:
                 names[i] = f"t{i}"
                 (body if var[i] else preamble).append(f"t{i} = {self.expr(g, i, names)}")
-        writes = []
-        for k, o in enumerate(g.outputs):
-            for index, node in zip(_ndindex(o.shape), o.nodes):
-                writes.append(f"{self.write(f'out{k}', index)} = {names[node]}")
-        return preamble, body, writes
+            if var[i] and op is not Op.INPUT:
+                body += [f"{target} = {names[i]}" for target in writes.pop(i, [])]
+        for node, targets in writes.items():       # outputs that are per call or inputs
+            body += [f"{target} = {names[node]}" for target in targets]
+        return preamble, body
 
     def header(self, g: Graph, name: str) -> str:
         by_class = cost.flops_by_class(g)
@@ -122,9 +127,9 @@ class Printer:
                 f"{cost.live_nodes(g)} nodes, {per_call} computed once per call")
 
     def source(self, g: Graph, name: str = "kernel") -> str:
-        preamble, body, writes = self.lines(g)
+        preamble, body = self.lines(g)
         params = [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
-        return self.template(name, self.header(g, name), params, preamble, body + writes)
+        return self.template(name, self.header(g, name), params, preamble, body)
 
     def load(self, source: str, name: str = "kernel"):
         """Executes the generated module and returns its ``kernel`` function."""

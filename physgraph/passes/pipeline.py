@@ -7,14 +7,20 @@ from dataclasses import dataclass
 from .. import cost
 from ..graph import Graph
 from .dce import dce
+from .fma import fma
 from .fold import fold
+from .lower_complex import lower_complex
+from .reassociate import reassociate
+from .schedule import schedule
+from .strength import strength
 
 # opt level -> passes in order; each is graph -> graph and takes the pipeline's options
+# (unsafe: allow x - x -> 0 and x / x -> 1; fma: the backend has a fused multiply-add)
 LEVELS = {
     0: [],
     1: [fold, dce],
-    2: [fold, dce],
-    3: [fold, dce],
+    2: [lower_complex, fold, reassociate, strength, dce, fma, schedule],
+    3: [lower_complex, fold, reassociate, strength, reassociate, strength, dce, fma, schedule],
 }
 
 

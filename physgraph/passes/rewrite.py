@@ -1,4 +1,5 @@
-"""The one mechanism every pass shares: rebuild a graph node by node through a rule."""
+"""The one mechanism every pass shares: rebuild a graph node by node through a rule.
+"""
 from __future__ import annotations
 
 from typing import Callable

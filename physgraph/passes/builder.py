@@ -1,0 +1,48 @@
+"""Builder: how passes make replacement nodes.
+
+It folds constants and applies the safe identities as it goes, so a rewrite that exposes a
+zero or a one cleans up at once, and it knows which new nodes vary per event.
+"""
+from __future__ import annotations
+
+from ..graph import Graph, Op
+from .fold import fold_rule
+
+
+class Builder:
+    """Builds nodes into ``g`` with folding, and tracks which new nodes vary per event."""
+
+    def __init__(self, g: Graph, unsafe: bool = False):
+        self.g = g
+        self._fold = fold_rule(unsafe)
+        self._varying = bytearray()
+
+    def __call__(self, op: Op, *args: int, attr=None) -> int:
+        return self._fold(self.g, op, args, attr)
+
+    def const(self, value) -> int:
+        return self.g.const(value)
+
+    def varying(self, i: int) -> bool:
+        var, g = self._varying, self.g
+        for j in range(len(var), i + 1):
+            var.append(g.ops[j] is Op.INPUT or any(var[a] for a in g.args[j]))
+        return bool(var[i])
+
+    def balanced(self, op: Op, nodes: list[int]) -> int:
+        """Combine nodes with an associative op: per-call ones first (one hoisted value),
+        then the per-event ones as a balanced tree (short dependency chains)."""
+        uniform = [n for n in nodes if not self.varying(n)]
+        varying = [n for n in nodes if self.varying(n)]
+        level = varying
+        while len(level) > 1:
+            nxt = [self(op, level[k], level[k + 1]) for k in range(0, len(level) - 1, 2)]
+            level = nxt + ([level[-1]] if len(level) % 2 else [])
+        parts = []
+        if uniform:
+            acc = uniform[0]
+            for u in uniform[1:]:
+                acc = self(op, acc, u)
+            parts.append(acc)
+        parts += level
+        return parts[0] if len(parts) == 1 else self(op, parts[0], parts[1])

@@ -1,0 +1,229 @@
+"""Re-association of sums and products.
+
+Chains of + - and of * / ** n are flattened (through nodes nobody else uses, so no shared
+value is ever recomputed) into a linear combination of terms, or a product of factors with
+integer exponents and one constant coefficient.  Then they are rebuilt in a normal form:
+
+- like terms and repeated factors merge (x + x -> 2 x, x * x -> x ** 2); constants fold;
+- terms that share a coefficient share one multiplication: 2 a + 2 b -> 2 (a + b);
+- per-call factors and terms (params, constants) are grouped into one value, which the
+  backends compute once per call instead of once per event: (x * g) * h -> x * (g * h),
+  and x / g -> x * (1 / g);
+- operands are sorted by id and combined as balanced trees, so a*b*c and a*b*d share a*b
+  and long sums have short dependency chains (instruction-level parallelism).
+
+x - x and x / x cancel only with ``unsafe=True`` (they differ when x is inf or NaN).
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+
+from ..graph import Graph, Op, T
+from .builder import Builder
+
+_SUM = frozenset({Op.ADD, Op.SUB, Op.NEG})
+_PRODUCT = frozenset({Op.MUL, Op.DIV, Op.POWI, Op.NEG})
+
+
+def _absorbed(g: Graph) -> tuple[bytearray, bytearray]:
+    """Nodes whose only use is a sum (resp. product): flattened into it, never built.
+
+    Walked from the last node back, so a node's single user is classified first; a NEG
+    between the two decides by what it is absorbed into itself.
+    """
+    users = [0] * len(g)
+    user: list = [None] * len(g)
+    for i in range(len(g)):
+        for a in g.args[i]:
+            users[a] += 1
+            user[a] = i
+    for n in g.output_nodes():
+        users[n] += 2
+    in_sum, in_product = bytearray(len(g)), bytearray(len(g))
+    for i in range(len(g) - 1, -1, -1):
+        u = user[i]
+        if users[i] != 1 or g.types[i] is not T.REAL or g.types[u] is not T.REAL:
+            continue
+        uop = g.ops[u]
+        if g.ops[i] in _SUM and (uop in (Op.ADD, Op.SUB) or uop is Op.NEG and not in_product[u]):
+            in_sum[i] = 1
+        elif g.ops[i] in _PRODUCT and (uop in (Op.MUL, Op.DIV, Op.POWI)
+                                       or uop is Op.NEG and not in_sum[u]):
+            in_product[i] = 1
+    return in_sum, in_product
+
+
+def _const_value(g: Graph, i: int):
+    if g.ops[i] is Op.CONST and g.types[i] is T.REAL:
+        return g.attrs[i]
+    return None
+
+
+class Reassociator:
+    def __init__(self, g: Graph, unsafe: bool):
+        self.old = g
+        self.unsafe = unsafe
+        self.new = g.empty_like()
+        self.b = Builder(self.new, unsafe)
+        self.in_sum, self.in_product = _absorbed(g)
+        self.single_use = self._single_use()
+        self.mapping = [0] * len(g)
+
+    def _single_use(self) -> bytearray:
+        count = bytearray(len(self.old))
+        for a in self.old.args:
+            for x in a:
+                count[x] = min(count[x] + 1, 2)
+        for n in self.old.output_nodes():
+            count[n] = 2
+        return bytearray(c == 1 for c in count)
+
+    def run(self) -> Graph:
+        g, b, m = self.old, self.b, self.mapping
+        live = g.live()
+        for i in range(len(g)):
+            if not live[i] or self.in_sum[i] or self.in_product[i]:
+                continue
+            op = g.ops[i]
+            if g.types[i] is T.REAL and op in (Op.ADD, Op.SUB) or \
+                    op is Op.NEG and g.types[i] is T.REAL and g.ops[g.args[i][0]] in _SUM:
+                m[i] = self.sum(i)
+            elif g.types[i] is T.REAL and op in _PRODUCT:
+                m[i] = self.product(i)
+            else:
+                m[i] = b(op, *(m[a] for a in g.args[i]), attr=g.attrs[i])
+        self.new.remap_outputs(g, m)
+        return self.new
+
+    # ---- sums -----------------------------------------------------------------------------
+    def sum(self, root: int) -> int:
+        g, b = self.old, self.b
+        coeffs: dict[int, object] = {}
+        constant = Fraction(0)
+        stack = [(root, Fraction(1))]
+        while stack:
+            n, k = stack.pop()
+            op = g.ops[n]
+            if n == root or self.in_sum[n]:
+                a = g.args[n]
+                if op is Op.ADD:
+                    stack += [(a[0], k), (a[1], k)]
+                elif op is Op.SUB:
+                    stack += [(a[0], k), (a[1], -k)]
+                else:
+                    stack.append((a[0], -k))
+                continue
+            term, k = self._peel(self.mapping[n], k, self.single_use[n])
+            c = _const_value(self.new, term)
+            if c is not None:
+                constant += c * k
+            else:
+                coeffs[term] = coeffs.get(term, 0) + k
+        return self._rebuild_sum(coeffs, constant)
+
+    def _peel(self, t: int, k, single_use: bool):
+        """Move a constant factor of term t (new graph) into its coefficient."""
+        new = self.new
+        if new.ops[t] is Op.NEG:
+            return new.args[t][0], -k
+        if single_use and new.ops[t] is Op.MUL:
+            x, y = new.args[t]
+            for c, rest in ((x, y), (y, x)):
+                v = _const_value(new, c)
+                if v is not None:
+                    return rest, k * v
+        return t, k
+
+    def _rebuild_sum(self, coeffs: dict, constant) -> int:
+        b = self.b
+        groups: dict = {}
+        zero_terms = []
+        for term, k in coeffs.items():
+            if k == 0:
+                zero_terms.append(term)
+            else:
+                groups.setdefault(abs(k), ([], []))[0 if k > 0 else 1].append(term)
+        plus, minus = [], []
+        for mag, (pos, neg) in sorted(groups.items(), key=lambda kv: min(kv[1][0] + kv[1][1])):
+            for terms, side in ((pos, plus), (neg, minus)):
+                if terms:
+                    s = b.balanced(Op.ADD, sorted(terms))
+                    side.append(s if mag == 1 else b(Op.MUL, b.const(mag), s))
+        if not self.unsafe:   # x - x is NaN for infinite x: keep what cancels
+            plus += [b(Op.SUB, t, t) for t in zero_terms]
+        if constant != 0:
+            (plus if constant > 0 else minus).append(b.const(abs(constant)))
+        if not plus and not minus:
+            return b.const(0)
+        if not minus:
+            return b.balanced(Op.ADD, plus)
+        if not plus:
+            return b(Op.NEG, b.balanced(Op.ADD, minus))
+        return b(Op.SUB, b.balanced(Op.ADD, plus), b.balanced(Op.ADD, minus))
+
+    # ---- products -------------------------------------------------------------------------
+    def product(self, root: int) -> int:
+        g = self.old
+        num: dict[int, int] = {}
+        den: dict[int, int] = {}
+        coeff = Fraction(1)
+        stack = [(root, 1)]
+        while stack:
+            n, e = stack.pop()
+            op = g.ops[n]
+            if n == root or self.in_product[n]:
+                a = g.args[n]
+                if op is Op.MUL:
+                    stack += [(a[0], e), (a[1], e)]
+                elif op is Op.DIV:
+                    stack += [(a[0], e), (a[1], -e)]
+                elif op is Op.POWI:
+                    stack.append((a[0], e * g.attrs[n]))
+                else:
+                    coeff = -coeff if e % 2 else coeff
+                    stack.append((a[0], e))
+                continue
+            f = self.mapping[n]
+            while self.new.ops[f] is Op.NEG:      # a sign costs nothing in the coefficient
+                f = self.new.args[f][0]
+                coeff = -coeff if e % 2 else coeff
+            c = _const_value(self.new, f)
+            if c is not None and (c != 0 or e > 0) and abs(e) <= 64:
+                coeff *= c ** e if isinstance(c, Fraction) else float(c) ** e
+            else:
+                side = num if e > 0 else den
+                side[f] = side.get(f, 0) + abs(e)
+        if self.unsafe:
+            for f in set(num) & set(den):
+                common = min(num[f], den[f])
+                num[f] -= common
+                den[f] -= common
+        return self._rebuild_product(num, den, coeff)
+
+    def _rebuild_product(self, num: dict, den: dict, coeff) -> int:
+        b = self.b
+        if coeff == 0:
+            return b.const(0)
+        factors = lambda d: [f if e == 1 else b(Op.POWI, f, attr=e)   # noqa: E731
+                             for f, e in sorted(d.items()) if e]
+        top, bottom = factors(num), factors(den)
+        uniform_top = [f for f in top if not b.varying(f)]
+        uniform_bottom = [f for f in bottom if not b.varying(f)]
+        # one per-call factor: coefficient * params / params
+        u = b.const(coeff)
+        if uniform_top:
+            u = b(Op.MUL, u, b.balanced(Op.MUL, uniform_top))
+        if uniform_bottom:
+            u = b(Op.DIV, u, b.balanced(Op.MUL, uniform_bottom))
+        var_top = [f for f in top if b.varying(f)]
+        var_bottom = [f for f in bottom if b.varying(f)]
+        result = b.balanced(Op.MUL, var_top) if var_top else None
+        if var_bottom:
+            result = b(Op.DIV, result if result is not None else u, b.balanced(Op.MUL, var_bottom))
+            if not var_top:
+                return result
+        return u if result is None else b(Op.MUL, u, result)
+
+
+def reassociate(g: Graph, unsafe: bool = False, **_) -> Graph:
+    return Reassociator(g, unsafe).run()
