@@ -4,7 +4,8 @@ Integers and rationals fold exactly (Fractions); everything else folds with nump
 complex128 semantics, the same IEEE rules the kernels follow at run time.
 
 Safe identities: x + 0, x - 0, 0 - x, x * 1, x * -1, x / 1, --x, x ** 1, x ** 0, re/conj of a
-real value, im of a real value, where() with a constant or repeated branch.  Multiplication
+real value, im of a real value, where() with a constant or repeated branch, and the
+symmetries of even and odd functions (cos(-x) = cos x, sin(-x) = -sin x).  Multiplication
 by an exact structural zero folds to zero (the convention of every amplitude generator: a
 zero spinor component kills its term).  x - x -> 0 and x / x -> 1 change the result when x is
 inf or NaN, so they run only with ``unsafe=True``.
@@ -31,6 +32,9 @@ _NUMPY = {
     Op.FMA: lambda a, b, c: a * b + c, Op.WHERE: lambda c, a, b: a if c else b,
     Op.COMPLEX: lambda a, b: complex(a, b),
 }
+_EVEN = frozenset({Op.COS, Op.COSH, Op.ABS})                 # f(-x) = f(x)
+_ODD = frozenset({Op.SIN, Op.TAN, Op.SINH, Op.TANH, Op.ASIN, Op.ATAN, Op.ASINH,
+                  Op.ATANH})                                   # f(-x) = -f(x), exactly in IEEE
 _EXACT = {Op.ADD: lambda a, b: a + b, Op.SUB: lambda a, b: a - b, Op.MUL: lambda a, b: a * b,
           Op.NEG: lambda a: -a, Op.FMA: lambda a, b, c: a * b + c}
 
@@ -133,6 +137,10 @@ def _identity(g: Graph, op: Op, args: tuple, attr, unsafe: bool):
             return b
     elif op in (Op.MIN, Op.MAX, Op.AND, Op.OR) and a == b:
         return a
+    elif op in _EVEN and g.ops[a] is Op.NEG:
+        return g.node(op, (g.args[a][0],))
+    elif op in _ODD and g.ops[a] is Op.NEG:
+        return g.node(Op.NEG, (g.node(op, (g.args[a][0],)),))
     elif op is Op.ABS and g.ops[a] in (Op.ABS, Op.SQRT, Op.EXP):
         return a if g.types[a] is T.REAL else None
     return None

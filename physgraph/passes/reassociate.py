@@ -22,6 +22,7 @@ from ..graph import Graph, Op, T
 from .builder import Builder
 
 _SUM = frozenset({Op.ADD, Op.SUB, Op.NEG})
+_CONSTANT = -1     # key of a sum's constant term among its (term id -> coefficient) items
 _PRODUCT = frozenset({Op.MUL, Op.DIV, Op.POWI, Op.NEG})
 
 
@@ -68,6 +69,8 @@ class Reassociator:
         self.in_sum, self.in_product = _absorbed(g)
         self.single_use = self._single_use()
         self.mapping = [0] * len(g)
+        self.outputs = set(g.output_nodes())
+        self.sums_with: dict[int, list] = {}     # term -> [(terms of a built sum, node)]
 
     def _single_use(self) -> bytearray:
         count = bytearray(len(self.old))
@@ -119,7 +122,35 @@ class Reassociator:
                 constant += c * k
             else:
                 coeffs[term] = coeffs.get(term, 0) + k
-        return self._rebuild_sum(coeffs, constant)
+        if constant != 0:
+            coeffs[_CONSTANT] = constant
+        coeffs = self._reuse_sums(coeffs)
+        registered = dict(coeffs)
+        node = self._rebuild_sum(coeffs, coeffs.pop(_CONSTANT, 0), root not in self.outputs)
+        if len(registered) > 1:
+            for t in registered:
+                self.sums_with.setdefault(t, []).append((registered, node))
+        return node
+
+    def _reuse_sums(self, coeffs: dict) -> dict:
+        """Replace terms that form an already built sum (up to a common factor) by it:
+        SymPy flattens q + q**2 into a + b + c + q**2 and loses the q it shares."""
+        for _ in range(4):
+            best = None
+            for t in sorted(coeffs)[:4]:
+                for terms, node in self.sums_with.get(t, ())[-32:]:
+                    if len(terms) >= len(coeffs) or (best and len(terms) <= len(best[0])):
+                        continue
+                    ratio = coeffs[t] / terms[t]
+                    if all(coeffs.get(u) == ratio * k for u, k in terms.items()):
+                        best = (terms, node, ratio)
+            if best is None:
+                return coeffs
+            terms, node, ratio = best
+            coeffs = {u: k for u, k in coeffs.items() if u not in terms}
+            node, ratio = self._peel(node, ratio, False)
+            coeffs[node] = coeffs.get(node, 0) + ratio
+        return coeffs
 
     def _peel(self, t: int, k, single_use: bool):
         """Move a constant factor of term t (new graph) into its coefficient."""
@@ -134,23 +165,32 @@ class Reassociator:
                     return rest, k * v
         return t, k
 
-    def _rebuild_sum(self, coeffs: dict, constant) -> int:
+    def _rebuild_sum(self, coeffs: dict, constant, canonical_sign: bool = False) -> int:
+        """Terms sharing a coefficient magnitude share its multiplication.  A difference
+        of two terms has a canonical sign, so b - a is built as -(a - b) and shares it (the
+        sign is then free: products and sums take it into their coefficients; not so for an
+        output, which keeps its natural sign)."""
         b = self.b
+        if canonical_sign and len(coeffs) == 2 and constant == 0 and coeffs[min(coeffs)] < 0 < coeffs[max(coeffs)]:
+            flipped = {t: -k for t, k in coeffs.items()}
+            return b(Op.NEG, self._rebuild_sum(flipped, -constant))
         groups: dict = {}
-        zero_terms = []
+        plus, minus = [], []
         for term, k in coeffs.items():
-            if k == 0:
-                zero_terms.append(term)
+            if k == 0:   # x - x is NaN for infinite x: keep what cancels unless unsafe
+                if not self.unsafe:
+                    plus.append(b(Op.SUB, term, term))
             else:
                 groups.setdefault(abs(k), ([], []))[0 if k > 0 else 1].append(term)
-        plus, minus = [], []
         for mag, (pos, neg) in sorted(groups.items(), key=lambda kv: min(kv[1][0] + kv[1][1])):
-            for terms, side in ((pos, plus), (neg, minus)):
-                if terms:
-                    s = b.balanced(Op.ADD, sorted(terms))
-                    side.append(s if mag == 1 else b(Op.MUL, b.const(mag), s))
-        if not self.unsafe:   # x - x is NaN for infinite x: keep what cancels
-            plus += [b(Op.SUB, t, t) for t in zero_terms]
+            if pos:
+                s = b.balanced(Op.ADD, sorted(pos))
+                if neg:
+                    s = b(Op.SUB, s, b.balanced(Op.ADD, sorted(neg)))
+                plus.append(s if mag == 1 else b(Op.MUL, b.const(mag), s))
+            else:
+                s = b.balanced(Op.ADD, sorted(neg))
+                minus.append(s if mag == 1 else b(Op.MUL, b.const(mag), s))
         if constant != 0:
             (plus if constant > 0 else minus).append(b.const(abs(constant)))
         if not plus and not minus:

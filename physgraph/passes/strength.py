@@ -1,7 +1,7 @@
 """Strength reduction: cheaper operations for the same value.
 
-- x ** n (integer n) by square-and-multiply; the squares are hash-consed, so x**2, x**3 and
-  x**6 in one graph share x*x; x ** -n -> 1 / x**n;
+- x ** n (integer n) by multiplications that share work between powers of one base
+  (see ``Powers``); x ** -n -> 1 / x**n;
 - x ** c for constant c: 1/2 -> sqrt, -1/2 -> rsqrt, integral c -> powi,
   k/2 -> x**((k-1)/2) * sqrt(x);
 - division by a per-call value -> multiplication by its reciprocal, computed once per call;
@@ -16,17 +16,37 @@ from ..graph import Graph, Op, T
 from .builder import Builder
 
 
-def _powi(b: Builder, x: int, n: int) -> int:
-    if n < 0:
-        return b(Op.DIV, b.const(1), _powi(b, x, -n))
-    result, base = None, x
-    while n:
-        if n & 1:
-            result = base if result is None else b(Op.MUL, result, base)
-        n >>= 1
-        if n:
-            base = b(Op.MUL, base, base)
-    return b.const(1) if result is None else result
+class Powers:
+    """x ** n for the graph's integer powers, sharing work between powers of one base.
+
+    Each new power takes one multiplication when it is the sum of two powers already built
+    (x^10 = x^8 * x^2); otherwise it halves (x^6 = (x^3)^2, x^3 = x^2 * x).  So the even
+    powers 2..16 of one base cost eight multiplications in all.
+    """
+
+    def __init__(self, b: Builder):
+        self.b = b
+        self.built: dict[int, dict[int, int]] = {}     # base -> {exponent: node}
+
+    def __call__(self, x: int, n: int) -> int:
+        b = self.b
+        if n < 0:
+            return b(Op.DIV, b.const(1), self(x, -n))
+        if n == 0:
+            return b.const(1)
+        table = self.built.setdefault(x, {1: x})
+        chain = []
+        m = n
+        while m not in table:
+            split = max((k for k in table if m - k in table), default=None)
+            if split is not None:
+                chain.append((m, split, m - split))
+                break
+            chain.append((m, m // 2, m // 2) if m % 2 == 0 else (m, m - 1, 1))
+            m = chain[-1][1]
+        for m, p, q in reversed(chain):
+            table[m] = b(Op.MUL, table[p], table[q])
+        return table[n]
 
 
 def _divisions_by(g: Graph, live) -> list[int]:
@@ -42,6 +62,7 @@ def strength(g: Graph, unsafe: bool = False, **_) -> Graph:
     shared_den = _divisions_by(g, live)
     new = g.empty_like()
     b = Builder(new, unsafe)
+    power = Powers(b)
     m = [0] * len(g)
     for i in range(len(g)):
         if not live[i]:
@@ -50,9 +71,9 @@ def strength(g: Graph, unsafe: bool = False, **_) -> Graph:
         a = [m[x] for x in g.args[i]]
         real = g.types[i] is T.REAL
         if op is Op.POWI and real:
-            m[i] = _powi(b, a[0], attr)
+            m[i] = power(a[0], attr)
         elif op is Op.POW and real and new.ops[a[1]] is Op.CONST:
-            m[i] = _const_power(b, a[0], a[1], new.attrs[a[1]])
+            m[i] = _const_power(b, power, a[0], a[1], new.attrs[a[1]])
         elif op is Op.DIV and real:
             m[i] = _divide(b, a[0], a[1], shared_den[g.args[i][1]] > 1)
         else:
@@ -61,7 +82,7 @@ def strength(g: Graph, unsafe: bool = False, **_) -> Graph:
     return new
 
 
-def _const_power(b: Builder, x: int, c_node: int, c) -> int:
+def _const_power(b: Builder, power: Powers, x: int, c_node: int, c) -> int:
     """x ** c for a real constant c that is an integer or half an integer; else pow."""
     if isinstance(c, complex) or not float(c) == float(c) or abs(c) > 32:
         return b(Op.POW, x, c_node)
@@ -70,11 +91,11 @@ def _const_power(b: Builder, x: int, c_node: int, c) -> int:
         return b(Op.POW, x, c_node)
     k = int(twice)
     if k % 2 == 0:
-        return _powi(b, x, k // 2)
+        return power(x, k // 2)
     if k == -1:
         return b(Op.RSQRT, x)
     # x ** (k/2) = x ** ((k-1)/2) * sqrt(x): one sqrt, and no rounding of sqrt(x)**2
-    half = b(Op.MUL, _powi(b, x, (abs(k) - 1) // 2), b(Op.SQRT, x))
+    half = b(Op.MUL, power(x, (abs(k) - 1) // 2), b(Op.SQRT, x))
     return half if k > 0 else b(Op.DIV, b.const(1), half)
 
 
