@@ -55,11 +55,19 @@ def node_cost(g: Graph, i: int) -> dict:
 def flops_by_class(g: Graph) -> dict:
     """Per-event real operations of the live graph, by class (``CLASSES``)."""
     live, var = g.live(), g.varying()
-    total = Counter()
+    total = dict.fromkeys(CLASSES, 0)
+    memo: dict = {}      # cost depends only on (op, operand types, attr)
+    ops, args, types, attrs = g.ops, g.args, g.types, g.attrs
     for i in range(len(g)):
         if live[i] and var[i]:
-            total.update(node_cost(g, i))
-    return {c: total.get(c, 0) for c in CLASSES}
+            op = ops[i]
+            key = (op, tuple(types[a] for a in args[i]), attrs[i] if op is Op.POWI else None)
+            c = memo.get(key)
+            if c is None:
+                c = memo[key] = node_cost(g, i)
+            for cls, n in c.items():
+                total[cls] += n
+    return total
 
 
 def flops(g: Graph) -> int:

@@ -87,6 +87,7 @@ ARITY = {Op.INPUT: 0, Op.PARAM: 0, Op.CONST: 0, Op.FMA: 3, Op.WHERE: 3,
                                           Op.CONJ}}}
 REAL_ONLY = frozenset({Op.ATAN2, Op.MIN, Op.MAX, Op.LT, Op.LE, Op.COMPLEX})
 COMPARISONS = frozenset({Op.LT, Op.LE, Op.EQ, Op.NE})
+_ARITHMETIC = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG, Op.FMA, Op.POWI, Op.POW}) | UNARY_MATH
 LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
 
 
@@ -235,6 +236,8 @@ class Graph:
         if op in (Op.INPUT, Op.PARAM):
             return T.REAL
         ts = [self.types[a] for a in args]
+        if op in _ARITHMETIC and T.BOOL not in ts:
+            return max(ts)
         if op is Op.WHERE:
             if ts[0] is not T.BOOL:
                 raise UnsupportedError("where() needs a boolean condition")

@@ -139,7 +139,8 @@ class Reassociator:
             best = None
             for t in sorted(coeffs)[:4]:
                 for terms, node in self.sums_with.get(t, ())[-32:]:
-                    if len(terms) >= len(coeffs) or (best and len(terms) <= len(best[0])):
+                    if len(terms) >= len(coeffs) or (best and len(terms) <= len(best[0])) \
+                            or terms[t] == 0 or coeffs[t] == 0:
                         continue
                     ratio = coeffs[t] / terms[t]
                     if all(coeffs.get(u) == ratio * k for u, k in terms.items()):
