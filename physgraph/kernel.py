@@ -6,6 +6,7 @@ with the same source.
 """
 from __future__ import annotations
 
+import numbers
 import threading
 import time
 from dataclasses import dataclass
@@ -242,11 +243,7 @@ def _as_array(value, arg: Arg, dtype: str) -> np.ndarray:
     except (ValueError, TypeError) as err:
         raise ShapeError(f"argument {arg.name!r} cannot be read as an array: {err}") from err
     if x.dtype.kind == "O":
-        try:
-            x = x.astype(dtype)
-        except (ValueError, TypeError) as err:
-            raise DTypeError(f"argument {arg.name!r} holds Python objects that are not "
-                             f"real numbers: {err}") from err
+        x = _from_objects(x, arg, dtype)
     if x.dtype.kind == "c":
         raise DTypeError(f"argument {arg.name!r} is complex ({x.dtype}); physgraph inputs are "
                          "real: pass .real and .imag as two arguments")
@@ -263,3 +260,12 @@ def _as_array(value, arg: Arg, dtype: str) -> np.ndarray:
             not (x.ndim == 0 and not arg.shape):
         raise ShapeError(f"argument {arg.name!r} must have shape {per_event}, got {x.shape}")
     return x
+
+
+def _from_objects(x: np.ndarray, arg: Arg, dtype: str) -> np.ndarray:
+    """An object array as numbers; numpy's astype would read '1.5', b'1' and None (as NaN)."""
+    bad = next((v for v in x.flat if not isinstance(v, numbers.Real)), _MISSING)
+    if bad is not _MISSING:
+        raise DTypeError(f"argument {arg.name!r} holds a {type(bad).__name__} ({bad!r:.40}); "
+                         "it needs real numbers")
+    return x.astype(dtype)

@@ -51,9 +51,9 @@ class Printer:
         """Source text of a constant."""
         if isinstance(value, bool):
             return repr(value)
-        if isinstance(value, complex):
-            return repr(value)
-        return _float_text(float(value))
+        text = repr(value) if isinstance(value, complex) else _float_text(float(value))
+        # a literal is spliced in as one operand: "-2.0 ** x" would parse as -(2.0 ** x)
+        return f"({text})" if text.startswith("-") else text
 
     def read(self, g: Graph, i: int) -> str:
         """Source text that reads an input or param element."""

@@ -113,7 +113,9 @@ class Scalar:
         if method != "__call__" or kwargs or fn is None or any(
                 isinstance(x, np.ndarray) for x in inputs):
             return NotImplemented
-        return fn(*inputs)
+        # np.float64(2) * x lands here; as a numpy scalar the operand would send a * b
+        # straight back to this ufunc, so hand Python numbers to Scalar's own operators
+        return fn(*(x.item() if isinstance(x, np.generic) else x for x in inputs))
 
 
 def _graph_of(values):

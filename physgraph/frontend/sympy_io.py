@@ -10,6 +10,8 @@ from fractions import Fraction
 
 import numpy as np
 import sympy
+# not re-exported by sympy.matrices.expressions in every SymPy version (1.14 drops it)
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 from ..errors import UnsupportedError
 from ..graph import Arg, Graph, Op, T, identifier
@@ -60,7 +62,7 @@ class SympyReader:
         return done[id(root)]
 
     def _leaf(self, e):
-        if isinstance(e, (sympy.Symbol, sympy.matrices.expressions.MatrixElement)):
+        if isinstance(e, (sympy.Symbol, MatrixElement)):
             if e not in self.leaves:
                 raise UnsupportedError(f"symbol {e} is neither an input nor a param; "
                                        "list it in inputs=[...] or params=[...]")
@@ -214,11 +216,13 @@ def from_sympy(exprs, inputs, params=(), defaults: dict | None = None):
     for k, ((name, item), role) in enumerate(named):
         shape, syms, own_name = _arg_symbols(item)
         name = name or own_name or f"{role}{k}"
+        if any(a.name == name for a in g.signature):     # a user error, not an IR invariant
+            raise UnsupportedError(f"argument {name!r} appears twice in inputs/params")
         default = (defaults or {}).get(name)
         pos = g.add_arg(Arg(name, identifier(name, taken), shape, role, default=default))
         symbols[pos] = syms
         for sym, idx in zip(syms, np.ndindex(*shape) if shape else [()]):
-            if not isinstance(sym, (sympy.Symbol, sympy.matrices.expressions.MatrixElement)):
+            if not isinstance(sym, (sympy.Symbol, MatrixElement)):
                 raise UnsupportedError(f"argument {name!r} must hold plain Symbols, got {sym}")
             if sym in leaves:
                 raise UnsupportedError(f"symbol {sym} appears twice in inputs/params")
