@@ -89,6 +89,11 @@ class Kernel:
         from .frontend.sympy_io import to_sympy
         return to_sympy(self.graph, self.structure, self._symbols)
 
+    def to_dot(self, max_nodes: int = 300) -> str:
+        """Graphviz text of the optimized graph (clustered by output above ``max_nodes``)."""
+        from .dot import to_dot
+        return to_dot(self.graph, self.name, max_nodes)
+
     @property
     def signature(self) -> list[Arg]:
         return list(self.graph.signature)
