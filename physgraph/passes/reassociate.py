@@ -100,7 +100,7 @@ class Reassociator:
 
     # ---- sums -----------------------------------------------------------------------------
     def sum(self, root: int) -> int:
-        g, b = self.old, self.b
+        g = self.old
         coeffs: dict[int, object] = {}
         constant = Fraction(0)
         stack = [(root, Fraction(1))]
