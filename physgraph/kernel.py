@@ -33,6 +33,7 @@ class Options:
     opt_level: int = 2
     fastmath: bool = False
     unsafe: bool = False
+    simplify: float = 0.0     # seconds for SymPy-assisted simplification; 0 is off
 
     def replace(self, **changes) -> "Options":
         unknown = set(changes) - set(self.__dataclass_fields__)
@@ -58,10 +59,11 @@ class Kernel:
         self._out_types = [max((graph.types[n] for n in o.nodes), default=T.REAL)
                            for o in graph.outputs]
         self._optimized = {} if _optimized is None else _optimized
-        key = (options.opt_level, options.unsafe, self._printer.has_fma)
+        key = (options.opt_level, options.unsafe, options.simplify, self._printer.has_fma)
         if key not in self._optimized:
             start = time.perf_counter()
             self._optimized[key] = optimize(graph, options.opt_level, unsafe=options.unsafe,
+                                            simplify=options.simplify,
                                             fma=self._printer.has_fma)
             self._optimized[key] += (time.perf_counter() - start,)
         self.graph, self._rows, self._passes_s = self._optimized[key]

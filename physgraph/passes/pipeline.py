@@ -12,15 +12,18 @@ from .fold import fold
 from .lower_complex import lower_complex
 from .reassociate import reassociate
 from .schedule import schedule
+from .simplify import simplify
 from .strength import strength
 
 # opt level -> passes in order; each is graph -> graph and takes the pipeline's options
-# (unsafe: allow x - x -> 0 and x / x -> 1; fma: the backend has a fused multiply-add)
+# (unsafe: allow x - x -> 0 and x / x -> 1; fma: the backend has a fused multiply-add;
+#  simplify: seconds of SymPy cancel/factor on small regions, 0 = off)
 LEVELS = {
     0: [],
     1: [fold, dce],
-    2: [lower_complex, fold, reassociate, strength, dce, fma, schedule],
-    3: [lower_complex, fold, reassociate, strength, reassociate, strength, dce, fma, schedule],
+    2: [lower_complex, fold, simplify, reassociate, strength, dce, fma, schedule],
+    3: [lower_complex, fold, simplify, reassociate, strength, reassociate, strength, dce, fma,
+        schedule],
 }
 
 
