@@ -13,7 +13,7 @@ from .kernel import Kernel, Options
 _SYMPY_TYPES = (sympy.Basic, sympy.MatrixBase, list, tuple, dict)
 
 
-def compile(fn=None, /, *, inputs=None, params=None, backend: str = "numba",  # noqa: A001
+def compile(fn=None, /, *, inputs=None, params=None, backend: str | None = None,  # noqa: A001
             dtype: str = "float64", opt_level: int = 2, fastmath: bool = False,
             unsafe: bool = False, simplify: float = 0.0, name: str | None = None):
     """Compile a Python function (traced) or SymPy expressions into a batched kernel.
@@ -22,15 +22,17 @@ def compile(fn=None, /, *, inputs=None, params=None, backend: str = "numba",  # 
     ``pg.compile(exprs, inputs=[...], params=[...])`` are the three forms.  ``simplify``
     gives the passes that many seconds of SymPy cancel/factor on small regions (off: 0).
     """
-    options = Options(backend, dtype, opt_level, fastmath, unsafe, simplify)
+    pinned = backend is not None           # unnamed: numba, and JAX/CuPy arrays switch backend
+    backend = backend or "numba"
+    options = Options(backend, dtype, opt_level, fastmath, unsafe, simplify, pinned)
     printer_for(backend)(dtype)            # fail now on a bad backend or dtype
     if opt_level not in (0, 1, 2, 3):
         raise ValueError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
     if fn is None:
         if inputs is not None:
             raise TypeError("pg.compile(inputs=...) needs the expressions as first argument")
-        return lambda f: compile(f, params=params, backend=backend, dtype=dtype,
-                                 opt_level=opt_level, fastmath=fastmath, unsafe=unsafe,
+        return lambda f: compile(f, params=params, backend=backend if pinned else None,
+                                 dtype=dtype, opt_level=opt_level, fastmath=fastmath, unsafe=unsafe,
                                  simplify=simplify, name=name)
     start = time.perf_counter()
     if isinstance(fn, _SYMPY_TYPES):

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import cost
 from .backends import printer_for
-from .errors import DTypeError, ShapeError
+from .errors import DTypeError, ShapeError, UnsupportedError
 from .frontend import structure as structure_mod
 from .graph import Arg, Graph, T
 from .passes import optimize
@@ -34,6 +34,7 @@ class Options:
     fastmath: bool = False
     unsafe: bool = False
     simplify: float = 0.0     # seconds for SymPy-assisted simplification; 0 is off
+    pinned: bool = True       # the user named the backend: no switching on device arrays
 
     def replace(self, **changes) -> "Options":
         unknown = set(changes) - set(self.__dataclass_fields__)
@@ -72,6 +73,7 @@ class Kernel:
         self._codegen_s = time.perf_counter() - start
         self._fn = None
         self._jit_s = None
+        self._routes: dict = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -82,7 +84,7 @@ class Kernel:
     # ---- other views of the same kernel ---------------------------------------------------
     def with_backend(self, backend: str, **options) -> "Kernel":
         """The same computation for another backend (and/or other options)."""
-        opts = self.options.replace(backend=backend, **options)
+        opts = self.options.replace(**{"pinned": True, **options, "backend": backend})
         return Kernel(self.input_graph, self.structure, self.name, opts, self._symbols,
                       self._frontend_s, self._optimized)
 
@@ -146,7 +148,8 @@ class Kernel:
                     fn = _COMPILED.get(key)
                     if fn is None:
                         fn = self._printer.load(self.source, self.name)
-                        self._warm(fn)
+                        if self._printer.warm:
+                            self._warm(fn)
                         _COMPILED[key] = fn
                 self._jit_s = time.perf_counter() - start
                 self._fn = fn
@@ -166,10 +169,59 @@ class Kernel:
 
     def __call__(self, *args, out=None, **kwargs):
         values = self._bind(args, kwargs)
+        device = _device_backend(values)
+        if device is not None and device != self.options.backend:
+            return self._on_device(device)(*values, out=out)
+        if device is not None:
+            if out is not None:
+                raise ShapeError(f"out= takes numpy arrays; the {device} backend returns "
+                                 "new device arrays")
+            return self._call_native(values)
         arrays, n = self._convert(values)
         outs = self._allocate(n) if out is None else self._check_out(out, n, arrays)
         self._printer.run(self._function(), n, arrays, outs)
         return structure_mod.unflatten(self.structure, outs)
+
+    def _on_device(self, backend: str) -> "Kernel":
+        """The kernel for device arrays of another backend (JAX arrays -> jax, CuPy -> cuda)."""
+        if self.options.pinned:
+            raise UnsupportedError(
+                f"kernel {self.name!r} was compiled for backend {self.options.backend!r} and got "
+                f"{backend} arrays; use k.with_backend({backend!r}), or pass numpy arrays "
+                "(np.asarray copies them to the host)")
+        if backend not in self._routes:
+            self._routes[backend] = self.with_backend(backend, pinned=True)
+        return self._routes[backend]
+
+    def _call_native(self, values: list):
+        """Device arrays in, device arrays out: nothing is copied to the host."""
+        arrays, n, first = [], None, None
+        for v, a in zip(values, self.graph.signature):
+            kind = np.dtype(getattr(v, "dtype", np.float64)).kind
+            if kind not in "biuf":
+                raise DTypeError(f"argument {a.name!r} has dtype {v.dtype}; it needs real numbers")
+            x = self._printer.asarray(v, self.options.dtype)
+            _check_shape(x.shape, a)
+            if a.role == "input" and x.ndim:
+                if n is not None and x.shape[0] != n:
+                    raise ShapeError(f"argument {a.name!r} has {x.shape[0]} events but "
+                                     f"{first!r} has {n}; all inputs need the same length")
+                n, first = x.shape[0], a.name
+            arrays.append(x)
+        results = self._printer.run_native(self._function(), arrays)
+        return structure_mod.unflatten(self.structure, results)
+
+    def as_jax(self):
+        """A pure JAX function of the same arguments, for use inside jax.jit, vmap and grad.
+
+        It takes (N, ...) or single-event arrays; float64 needs JAX's x64 mode enabled."""
+        k = self if self.options.backend == "jax" else self.with_backend("jax")
+        fn = k._function()
+
+        def jax_function(*args, **kwargs):
+            return structure_mod.unflatten(k.structure, list(fn(*k._bind(args, kwargs))))
+        jax_function.__name__ = self.name
+        return jax_function
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
         sig = self.graph.signature
@@ -258,15 +310,30 @@ def _as_array(value, arg: Arg, dtype: str) -> np.ndarray:
         raise DTypeError(f"argument {arg.name!r} has dtype {x.dtype}; it needs real numbers")
     if x.dtype != np.dtype(dtype):
         x = x.astype(dtype)
-    per_event = "(N, " + ", ".join(map(str, arg.shape)) + ")" if arg.shape else "(N,)"
-    if arg.role == "param":
-        if x.shape != arg.shape:
-            want = str(arg.shape) if arg.shape else "a scalar"
-            raise ShapeError(f"param {arg.name!r} must be {want}, got shape {x.shape}")
-    elif not (x.ndim == len(arg.shape) + 1 and x.shape[1:] == arg.shape) and \
-            not (x.ndim == 0 and not arg.shape):
-        raise ShapeError(f"argument {arg.name!r} must have shape {per_event}, got {x.shape}")
+    _check_shape(x.shape, arg)
     return x
+
+
+def _check_shape(shape: tuple, arg: Arg) -> None:
+    if arg.role == "param":
+        if shape != arg.shape:
+            want = str(arg.shape) if arg.shape else "a scalar"
+            raise ShapeError(f"param {arg.name!r} must be {want}, got shape {shape}")
+    elif not (len(shape) == len(arg.shape) + 1 and shape[1:] == arg.shape) and \
+            not (len(shape) == 0 and not arg.shape):
+        per_event = "(N, " + ", ".join(map(str, arg.shape)) + ")" if arg.shape else "(N,)"
+        raise ShapeError(f"argument {arg.name!r} must have shape {per_event}, got {shape}")
+
+
+def _device_backend(values: list):
+    """'jax' or 'cuda' when a value is a JAX or CuPy array (checked without importing them)."""
+    for v in values:
+        module = type(v).__module__
+        if module.startswith(("jax", "jaxlib")):
+            return "jax"
+        if module.startswith("cupy"):
+            return "cuda"
+    return None
 
 
 def _from_objects(x: np.ndarray, arg: Arg, dtype: str) -> np.ndarray:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from ..errors import UnsupportedError
+from .jax_ import JaxPrinter
 from .numba_ import NumbaPrinter
 from .numpy_ import NumpyPrinter
 from .printer import Printer
 
-BACKENDS: dict[str, type[Printer]] = {"numpy": NumpyPrinter, "numba": NumbaPrinter}
+BACKENDS: dict[str, type[Printer]] = {"numpy": NumpyPrinter, "numba": NumbaPrinter,
+                                      "jax": JaxPrinter}
 
 
 def printer_for(name: str) -> type[Printer]:

@@ -22,6 +22,7 @@ _loaded = count()
 class Printer:
     name = "printer"
     has_fma = False          # whether the pipeline may contract a * b + c into fma
+    warm = True              # compile at load time with a zero-event call
     infix = {
         Op.ADD: "{} + {}", Op.SUB: "{} - {}", Op.MUL: "{} * {}", Op.DIV: "{} / {}",
         Op.NEG: "-{}", Op.FMA: "{} * {} + {}", Op.LT: "{} < {}", Op.LE: "{} <= {}",
@@ -141,6 +142,13 @@ class Printer:
 
     def run(self, fn, n: int, arrays: list, outs: list) -> None:
         fn(n, *arrays, *outs)
+
+    # device backends (jax, cuda) also take their own arrays without a trip to the host
+    def asarray(self, value, dtype: str):
+        raise NotImplementedError(f"the {self.name} backend takes numpy arrays")
+
+    def run_native(self, fn, values: list) -> list:
+        raise NotImplementedError(f"the {self.name} backend takes numpy arrays")
 
 
 def _float_text(v: float) -> str:
