@@ -60,16 +60,18 @@ class Kernel:
         self._out_types = [max((graph.types[n] for n in o.nodes), default=T.REAL)
                            for o in graph.outputs]
         self._optimized = {} if _optimized is None else _optimized
-        key = (options.opt_level, options.unsafe, options.simplify, self._printer.has_fma)
+        key = (options.opt_level, options.unsafe, options.simplify, self._printer.has_fma,
+               self._printer.real_only)
         if key not in self._optimized:
             start = time.perf_counter()
             self._optimized[key] = optimize(graph, options.opt_level, unsafe=options.unsafe,
                                             simplify=options.simplify,
-                                            fma=self._printer.has_fma)
+                                            fma=self._printer.has_fma,
+                                            real_only=self._printer.real_only)
             self._optimized[key] += (time.perf_counter() - start,)
         self.graph, self._rows, self._passes_s = self._optimized[key]
         start = time.perf_counter()
-        self.source = self._printer.source(self.graph, name)
+        self.source = self._printer.source(self.graph, name, self._out_types)
         self._codegen_s = time.perf_counter() - start
         self._fn = None
         self._jit_s = None
@@ -195,11 +197,15 @@ class Kernel:
 
     def _call_native(self, values: list):
         """Device arrays in, device arrays out: nothing is copied to the host."""
+        sig = self.graph.signature
         arrays, n, first = [], None, None
-        for v, a in zip(values, self.graph.signature):
+        for v, a in zip(values, sig):
             kind = np.dtype(getattr(v, "dtype", np.float64)).kind
             if kind not in "biuf":
                 raise DTypeError(f"argument {a.name!r} has dtype {v.dtype}; it needs real numbers")
+            if a.role == "param" and not a.shape:
+                arrays.append(self._dtype(v))
+                continue
             x = self._printer.asarray(v, self.options.dtype)
             _check_shape(x.shape, a)
             if a.role == "input" and x.ndim:
@@ -208,7 +214,13 @@ class Kernel:
                                      f"{first!r} has {n}; all inputs need the same length")
                 n, first = x.shape[0], a.name
             arrays.append(x)
-        results = self._printer.run_native(self._function(), arrays)
+        n = 1 if n is None else n
+        arrays = [self._printer.broadcast(x, (n, *a.shape))
+                  if a.role == "input" and x.ndim == len(a.shape) else x
+                  for a, x in zip(sig, arrays)]
+        specs = [((n, *o.shape), self._out_dtype(t))
+                 for o, t in zip(self.graph.outputs, self._out_types)]
+        results = self._printer.run_native(self._function(), n, arrays, specs)
         return structure_mod.unflatten(self.structure, results)
 
     def as_jax(self):

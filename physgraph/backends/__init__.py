@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from ..errors import UnsupportedError
+from .cuda import CudaPrinter
 from .jax_ import JaxPrinter
 from .numba_ import NumbaPrinter
 from .numpy_ import NumpyPrinter
 from .printer import Printer
 
 BACKENDS: dict[str, type[Printer]] = {"numpy": NumpyPrinter, "numba": NumbaPrinter,
-                                      "jax": JaxPrinter}
+                                      "jax": JaxPrinter, "cuda": CudaPrinter}
 
 
 def printer_for(name: str) -> type[Printer]:

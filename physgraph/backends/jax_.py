@@ -34,7 +34,7 @@ class JaxPrinter(Printer):
     def write(self, out: str, index: tuple) -> str:
         return "_".join([out, *map(str, index)]) + "_"
 
-    def source(self, g: Graph, name: str = "kernel") -> str:
+    def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
         preamble, body = self.lines(g)
         ind = self.indent
         batch = [f"jnp.shape({a.ident})[:jnp.ndim({a.ident}) - {len(a.shape)}]"
@@ -70,9 +70,9 @@ class JaxPrinter(Printer):
             for o, r in zip(outs, fn(*arrays)):
                 o[...] = np.asarray(r)
 
-    def run_native(self, fn, values: list) -> list:
+    def run_native(self, fn, n: int, arrays: list, out_specs: list) -> list:
         with self.precision():
-            return list(fn(*values))
+            return list(fn(*arrays))
 
     @staticmethod
     def owns(value) -> bool:
@@ -82,3 +82,6 @@ class JaxPrinter(Printer):
         import jax.numpy as jnp
         with self.precision():
             return jnp.asarray(value, dtype=dtype)
+
+    def broadcast(self, x, shape):
+        return x                   # jnp code broadcasts by itself

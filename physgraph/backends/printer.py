@@ -14,7 +14,7 @@ from itertools import count
 import numpy as np
 
 from .. import cost
-from ..graph import Graph, Op
+from ..graph import Graph, Op, T
 
 _loaded = count()
 
@@ -39,6 +39,8 @@ class Printer:
         Op.NOT: "np.logical_not", Op.WHERE: "np.where",
     }
     indent = "    "
+    comment = "#"
+    real_only = False        # the target has no complex type: complex is always lowered
 
     def __init__(self, dtype: str = "float64", fastmath: bool = False, **options):
         if dtype not in ("float64", "float32"):
@@ -92,10 +94,10 @@ class Printer:
         """(per-call preamble, per-event body) in SSA form.  Each output element is written
         right after its value is computed, so temporaries die young."""
         live, var = g.live(), g.varying()
-        writes: dict[int, list[str]] = {}
+        writes: dict[int, list] = {}
         for k, o in enumerate(g.outputs):
             for index, node in zip(_ndindex(o.shape), o.nodes):
-                writes.setdefault(node, []).append(self.write(f"out{k}", index))
+                writes.setdefault(node, []).append((self.write(f"out{k}", index), k))
         names: list = [None] * len(g)
         preamble, body = [], []
         for i in range(len(g)):
@@ -108,12 +110,24 @@ class Printer:
                 names[i] = self.read(g, i)
             else:
                 names[i] = f"t{i}"
-                (body if var[i] else preamble).append(f"t{i} = {self.expr(g, i, names)}")
+                line = self.assign(g, i, self.expr(g, i, names))
+                if line:
+                    (body if var[i] else preamble).append(line)
             if var[i] and op is not Op.INPUT:
-                body += [f"{target} = {names[i]}" for target in writes.pop(i, [])]
+                for target, k in writes.pop(i, []):
+                    body += self.store(g, i, target, names, k)
         for node, targets in writes.items():       # outputs that are per call or inputs
-            body += [f"{target} = {names[node]}" for target in targets]
+            for target, k in targets:
+                body += self.store(g, node, target, names, k)
         return preamble, body
+
+    def assign(self, g: Graph, i: int, expr: str) -> str | None:
+        """The SSA line that defines node i (None: the node needs no line of its own)."""
+        return f"t{i} = {expr}"
+
+    def store(self, g: Graph, node: int, target: str, names: list, k: int) -> list[str]:
+        """Lines that write node's value to an output element (output k)."""
+        return [f"{target} = {names[node]}"]
 
     def header(self, g: Graph, name: str) -> str:
         by_class = cost.flops_by_class(g)
@@ -123,11 +137,14 @@ class Printer:
         live = g.live()
         per_call = sum(1 for i in range(len(g)) if live[i] and not var[i]
                        and g.ops[i] not in (Op.CONST, Op.PARAM))
-        return (f"# physgraph kernel {name!r}: {self.name} backend, {self.dtype}\n"
-                f"# {total} flops per event ({detail or 'none'}); "
+        c = self.comment
+        return (f"{c} physgraph kernel {name!r}: {self.name} backend, {self.dtype}\n"
+                f"{c} {total} flops per event ({detail or 'none'}); "
                 f"{cost.live_nodes(g)} nodes, {per_call} computed once per call")
 
-    def source(self, g: Graph, name: str = "kernel") -> str:
+    def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
+        """The kernel's source; ``out_types`` says which outputs are complex arrays."""
+        self.out_types = out_types or [T.REAL] * len(g.outputs)
         preamble, body = self.lines(g)
         params = [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
         return self.template(name, self.header(g, name), params, preamble, body)
@@ -147,7 +164,8 @@ class Printer:
     def asarray(self, value, dtype: str):
         raise NotImplementedError(f"the {self.name} backend takes numpy arrays")
 
-    def run_native(self, fn, values: list) -> list:
+    def run_native(self, fn, n: int, arrays: list, out_specs: list) -> list:
+        """Run on device arrays; ``out_specs`` are the outputs' (shape, dtype)."""
         raise NotImplementedError(f"the {self.name} backend takes numpy arrays")
 
 

@@ -17,7 +17,8 @@ from .strength import strength
 
 # opt level -> passes in order; each is graph -> graph and takes the pipeline's options
 # (unsafe: allow x - x -> 0 and x / x -> 1; fma: the backend has a fused multiply-add;
-#  simplify: seconds of SymPy cancel/factor on small regions, 0 = off)
+#  simplify: seconds of SymPy cancel/factor on small regions, 0 = off;
+#  real_only: the backend needs complex arithmetic lowered even at opt levels 0 and 1)
 LEVELS = {
     0: [],
     1: [fold, dce],
@@ -48,7 +49,10 @@ def optimize(g: Graph, opt_level: int = 2, **options) -> tuple[Graph, list[PassR
     if opt_level not in LEVELS:
         raise ValueError(f"opt_level must be one of {sorted(LEVELS)}, got {opt_level!r}")
     rows = [measure("input", g, 0.0)]
-    for p in LEVELS[opt_level]:
+    passes = LEVELS[opt_level]
+    if options.get("real_only") and lower_complex not in passes:
+        passes = [lower_complex, *passes]       # the backend has no complex type
+    for p in passes:
         start = time.perf_counter()
         g = p(g, **options)
         rows.append(measure(p.__name__, g, time.perf_counter() - start))

@@ -69,7 +69,8 @@ class Reassociator:
         self.in_sum, self.in_product = _absorbed(g)
         self.single_use = self._single_use()
         self.mapping = [0] * len(g)
-        self.outputs = set(g.output_nodes())
+        self.outputs = set(g.output_nodes())       # and the parts of complex outputs:
+        self.outputs |= {a for n in list(self.outputs) if g.ops[n] is Op.COMPLEX for a in g.args[n]}
         self.sums_with: dict[int, list] = {}     # term -> [(terms of a built sum, node)]
 
     def _single_use(self) -> bytearray:

@@ -1,0 +1,236 @@
+"""The CUDA backend: one CUDA C++ kernel, one thread per event in a grid-stride loop.
+
+Inputs are ``const T* __restrict__`` pointers read through their strides (so strided views
+need no copy), per-call values are computed by each thread before its loop, complex outputs
+are written as (re, im) pairs.  CuPy compiles the source with NVRTC and launches it; numpy
+inputs are copied to the device and back, CuPy inputs are used in place.
+
+The same source also builds as host C++ (``-DPHYSGRAPH_HOST``: a thin macro layer turns the
+CUDA qualifiers into nothing and the grid into one thread), which is how machines without a
+GPU check it: ``host_function`` compiles it with g++ and calls it through ctypes.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import math
+import os
+import subprocess
+import tempfile
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from ..graph import Graph, Op, T
+from .printer import Printer
+
+PRELUDE = """\
+#ifdef PHYSGRAPH_HOST
+#include <cmath>
+using namespace std;
+#define __global__
+#define __device__
+#define __forceinline__ inline
+struct pg_dim3 { long long x; };
+static const pg_dim3 blockIdx = {0}, threadIdx = {0}, blockDim = {1}, gridDim = {1};
+template <class T> static inline T rsqrt(T x) { return T(1) / sqrt(x); }
+#define PG_INF INFINITY
+#define PG_NAN NAN
+#else
+#define PG_INF __int_as_float(0x7f800000)
+#define PG_NAN __int_as_float(0x7fffffff)
+#endif
+// numpy's minimum/maximum: NaN in, NaN out
+template <class T> __device__ __forceinline__ T pg_min(T a, T b) { return (a < b || a != a) ? a : b; }
+template <class T> __device__ __forceinline__ T pg_max(T a, T b) { return (a > b || a != a) ? a : b; }
+"""
+
+
+class CudaPrinter(Printer):
+    name = "cuda"
+    has_fma = True
+    real_only = True
+    warm = False
+    comment = "//"
+    infix = {**Printer.infix, Op.NEG: "-({})", Op.AND: "{} && {}", Op.OR: "{} || {}",
+             Op.NOT: "!{}", Op.WHERE: "{} ? {} : {}", Op.FMA: "fma({}, {}, {})",
+             Op.POW: "pow({}, {})"}
+    functions = {
+        Op.SQRT: "sqrt", Op.RSQRT: "rsqrt", Op.EXP: "exp", Op.LOG: "log", Op.SIN: "sin",
+        Op.COS: "cos", Op.TAN: "tan", Op.ASIN: "asin", Op.ACOS: "acos", Op.ATAN: "atan",
+        Op.ATAN2: "atan2", Op.SINH: "sinh", Op.COSH: "cosh", Op.TANH: "tanh",
+        Op.ASINH: "asinh", Op.ACOSH: "acosh", Op.ATANH: "atanh", Op.ABS: "fabs",
+        Op.MIN: "pg_min", Op.MAX: "pg_max",
+    }
+
+    @property
+    def ctype(self) -> str:
+        return "double" if self.dtype == "float64" else "float"
+
+    def literal(self, value) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, complex):
+            raise UnsupportedError("a complex constant reached the CUDA printer")
+        v = float(value)
+        if math.isnan(v):
+            return "PG_NAN"
+        if math.isinf(v):
+            return "PG_INF" if v > 0 else "(-PG_INF)"
+        text = repr(v) + ("f" if self.dtype == "float32" else "")
+        return f"({text})" if v < 0 else text
+
+    def _print_RSQRT(self, g, i, args):
+        return f"rsqrt({args[0]})"
+
+    def _print_POWI(self, g, i, args):
+        return f"pow({args[0]}, ({self.ctype}){g.attrs[i]})"
+
+    def read(self, g: Graph, i: int) -> str:
+        pos, idx = g.attrs[i]
+        arg = g.signature[pos]
+        if not arg.shape and g.ops[i] is Op.PARAM:
+            return arg.ident
+        index = [0, *idx] if g.ops[i] is Op.PARAM else ["i", *idx]
+        return f"{arg.ident}[{_offset(arg.ident, index)}]"
+
+    def write(self, out: str, index: tuple) -> str:
+        return _offset(out, ["i", *index])   # an offset: store() puts it in place
+
+    def _print_COMPLEX(self, g, i, args):
+        return ""                 # no complex type: store() writes the two parts
+
+    def assign(self, g: Graph, i: int, expr: str) -> str | None:
+        if g.ops[i] is Op.COMPLEX:
+            return None
+        ctype = "bool" if g.types[i] is T.BOOL else self.ctype
+        return f"const {ctype} t{i} = {expr};"
+
+    def store(self, g: Graph, node: int, target: str, names: list, k: int) -> list[str]:
+        out = f"out{k}"
+        if self.out_types[k] is not T.COMPLEX:
+            return [f"{out}[{target}] = {names[node]};"]
+        if g.ops[node] is Op.COMPLEX:
+            re, im = (names[a] for a in g.args[node])
+        elif g.ops[node] is Op.CONST and isinstance(g.attrs[node], complex):
+            re, im = self.literal(g.attrs[node].real), self.literal(g.attrs[node].imag)
+        else:
+            re, im = names[node], self.literal(0.0)
+        return [f"{out}[2 * ({target})] = {re};", f"{out}[2 * ({target}) + 1] = {im};"]
+
+    def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
+        self.out_types = out_types or [T.REAL] * len(g.outputs)
+        self.signature = list(g.signature)
+        preamble, body = self.lines(g)
+        t = self.ctype
+        params = ["long long n"]
+        for a in g.signature:
+            if a.role == "param" and not a.shape:
+                params.append(f"{t} {a.ident}")
+                continue
+            params.append(f"const {t}* __restrict__ {a.ident}")
+            first = 1 if a.role == "param" else 0
+            params += [f"long long {a.ident}_s{d}" for d in range(first, len(a.shape) + 1)]
+        for k, o in enumerate(g.outputs):
+            kind = "bool" if self.out_types[k] is T.BOOL else t
+            params.append(f"{kind}* __restrict__ out{k}")
+            params += [f"long long out{k}_s{d}" for d in range(len(o.shape) + 1)]
+        ind = self.indent
+        signature = f",\n{ind}{ind}".join(params)
+        return (f"{self.header(g, name)}\n{PRELUDE}\n"
+                f'extern "C" __global__ void kernel(\n{ind}{ind}{signature})\n{{\n'
+                + "".join(f"{ind}{line}\n" for line in preamble)
+                + f"{ind}for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;"
+                  f" i < n; i += (long long)blockDim.x * gridDim.x) {{\n"
+                + "".join(f"{ind * 2}{line}\n" for line in body)
+                + f"{ind}}}\n}}\n")
+
+    # ---- running ---------------------------------------------------------------------------
+    def load(self, source: str, name: str = "kernel"):
+        try:
+            import cupy
+        except ImportError as err:
+            raise UnsupportedError("the cuda backend needs CuPy (pip install physgraph[cuda]) "
+                                   "and an NVIDIA GPU; k.source shows the code anyway") from err
+        return cupy.RawModule(code=source, options=("--std=c++17",)).get_function("kernel")
+
+    def launch(self, fn, n: int, arrays: list, outs: list) -> None:
+        import cupy
+        args = kernel_args(self.signature, n, arrays, outs, pointer=lambda x: x,
+                           integer=np.int64, real=np.dtype(self.dtype).type)
+        threads = 256
+        blocks = max(1, min(-(-n // threads), 65535))
+        fn((blocks,), (threads,), tuple(args))
+        cupy.cuda.get_current_stream().synchronize()
+
+    def run(self, fn, n, arrays, outs) -> None:
+        import cupy
+        device_outs = [cupy.empty(o.shape, o.dtype) for o in outs]
+        self.launch(fn, n, [cupy.asarray(a) if isinstance(a, np.ndarray) else a
+                            for a in arrays], device_outs)
+        for o, d in zip(outs, device_outs):
+            o[...] = cupy.asnumpy(d)
+
+    def run_native(self, fn, n: int, arrays: list, out_specs: list) -> list:
+        import cupy
+        outs = [cupy.empty(shape, dtype) for shape, dtype in out_specs]
+        self.launch(fn, n, arrays, outs)
+        return outs
+
+    @staticmethod
+    def asarray(value, dtype: str):
+        import cupy
+        return cupy.asarray(value, dtype=dtype)
+
+    @staticmethod
+    def broadcast(x, shape):
+        import cupy
+        return cupy.broadcast_to(x, shape)
+
+
+def _offset(name: str, index: list) -> str:
+    """Element offset from strides: i * p_s0 + 2 * p_s1 (zero terms left out)."""
+    terms = [f"{name}_s{d}" if k == 1 else f"{k} * {name}_s{d}"
+             for d, k in enumerate(index) if k != 0]
+    return " + ".join(terms) or "0"
+
+
+def kernel_args(signature: list, n: int, arrays: list, outs: list, pointer, integer,
+                real) -> list:
+    """The kernel's arguments in signature order: pointers, element strides, scalars."""
+    args = [integer(n)]
+    for a, x in zip(signature, arrays):
+        if a.role == "param" and not a.shape:
+            args.append(real(x))
+            continue
+        args.append(pointer(x))
+        args += [integer(s // x.itemsize) for s in x.strides]
+    for o in outs:
+        args.append(pointer(o))
+        args += [integer(s // o.itemsize) for s in o.strides]
+    return args
+
+
+def host_function(source: str, dtype: str = "float64"):
+    """The CUDA source built as host C++ (g++) and loaded with ctypes: a callable
+    ``f(n, arrays, outs)`` for checking the generated code on machines without a GPU."""
+    key = hashlib.sha256(source.encode()).hexdigest()[:16]
+    folder = os.path.join(tempfile.gettempdir(), "physgraph-host")
+    os.makedirs(folder, exist_ok=True)
+    lib = os.path.join(folder, f"{key}.so")
+    if not os.path.exists(lib):
+        src = os.path.join(folder, f"{key}.cpp")
+        with open(src, "w") as f:
+            f.write(source)
+        tmp = f"{lib}.{os.getpid()}.tmp"
+        subprocess.run(["g++", "-O1", "-std=c++17", "-shared", "-fPIC", "-DPHYSGRAPH_HOST",
+                        "-x", "c++", src, "-o", tmp], check=True, capture_output=True)
+        os.replace(tmp, lib)
+    fn = ctypes.CDLL(lib).kernel
+    fn.restype = None
+    real = ctypes.c_double if dtype == "float64" else ctypes.c_float
+
+    def run(signature: list, n: int, arrays: list, outs: list) -> None:
+        fn(*kernel_args(signature, n, arrays, outs, pointer=lambda x: ctypes.c_void_p(x.ctypes.data),
+                        integer=ctypes.c_longlong, real=real))
+    return run
