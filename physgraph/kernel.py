@@ -7,18 +7,19 @@ with the same source.
 from __future__ import annotations
 
 import numbers
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
-from . import cost
+from . import cache, cost
 from .backends import printer_for
 from .errors import DTypeError, ShapeError, UnsupportedError
 from .frontend import structure as structure_mod
 from .graph import Arg, Graph, T
-from .passes import optimize
+from .passes import PassRow, optimize
 
 _COMPILED: dict = {}          # (backend, source) -> loaded function
 _COMPILE_LOCK = threading.Lock()
@@ -60,28 +61,59 @@ class Kernel:
         self._out_types = [max((graph.types[n] for n in o.nodes), default=T.REAL)
                            for o in graph.outputs]
         self._optimized = {} if _optimized is None else _optimized
-        key = (options.opt_level, options.unsafe, options.simplify, self._printer.has_fma,
-               self._printer.real_only)
-        if key not in self._optimized:
+        self._opt_key = (options.opt_level, options.unsafe, options.simplify,
+                         self._printer.has_fma, self._printer.real_only)
+        entry, cache_key = None, None
+        if cache.enabled():
+            cache_key = cache.key(graph.key(), name, self._cache_options())
+            entry = cache.load(cache_key, self._printer.suffix)
+        if entry is not None:
+            self.cache_status = "hit"
+            self.source = entry.source
+            self._rows = [PassRow(**row) for row in entry.meta["rows"]]
+            self._ops = entry.meta["ops"]
+            self._passes_s = self._codegen_s = 0.0
+        else:
+            self.cache_status = "miss" if cache_key else "off"
+            _, self._rows, self._passes_s = self._optimize()
+            self._ops = cost.op_counts(self.graph)
             start = time.perf_counter()
-            self._optimized[key] = optimize(graph, options.opt_level, unsafe=options.unsafe,
-                                            simplify=options.simplify,
-                                            fma=self._printer.has_fma,
-                                            real_only=self._printer.real_only)
-            self._optimized[key] += (time.perf_counter() - start,)
-        self.graph, self._rows, self._passes_s = self._optimized[key]
-        start = time.perf_counter()
-        self.source = self._printer.source(self.graph, name, self._out_types)
-        self._codegen_s = time.perf_counter() - start
+            self.source = self._printer.source(self.graph, name, self._out_types)
+            self._codegen_s = time.perf_counter() - start
+            if cache_key:
+                rows = [dataclasses.asdict(r) for r in self._rows]
+                entry = cache.store(cache_key, self._printer.suffix, self.source,
+                                    {"name": name, "rows": rows, "ops": self._ops,
+                                     "options": self._cache_options()})
+        self._source_file = entry.source_file if entry is not None else None
         self._fn = None
         self._jit_s = None
         self._routes: dict = {}
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        args = ", ".join(a.name for a in self.graph.signature)
+        args = ", ".join(a.name for a in self.input_graph.signature)
         return (f"<physgraph.Kernel {self.name}({args}) backend={self.options.backend} "
                 f"dtype={self.options.dtype} flops/event={self.stats['flops_out']}>")
+
+    def _cache_options(self) -> dict:
+        return {**self.options.__dict__, "out_types": [int(t) for t in self._out_types]}
+
+    def _optimize(self) -> tuple:
+        """(graph, rows, seconds) of the passes, shared by kernels made by with_backend."""
+        if self._opt_key not in self._optimized:
+            o = self.options
+            start = time.perf_counter()
+            graph, rows = optimize(self.input_graph, o.opt_level, unsafe=o.unsafe,
+                                   simplify=o.simplify, fma=self._printer.has_fma,
+                                   real_only=self._printer.real_only)
+            self._optimized[self._opt_key] = (graph, rows, time.perf_counter() - start)
+        return self._optimized[self._opt_key]
+
+    @property
+    def graph(self) -> Graph:
+        """The optimized graph (recomputed on first use when the source came from the cache)."""
+        return self._optimize()[0]
 
     # ---- other views of the same kernel ---------------------------------------------------
     def with_backend(self, backend: str, **options) -> "Kernel":
@@ -102,7 +134,7 @@ class Kernel:
 
     @property
     def signature(self) -> list[Arg]:
-        return list(self.graph.signature)
+        return list(self.input_graph.signature)
 
     # ---- statistics -----------------------------------------------------------------------
     @property
@@ -112,7 +144,7 @@ class Kernel:
         return {
             "nodes_in": first.nodes, "nodes_out": last.nodes,
             "flops_in": first.total_flops, "flops_out": last.total_flops,
-            "flops_by_class": dict(last.flops), "ops": cost.op_counts(self.graph),
+            "flops_by_class": dict(last.flops), "ops": dict(self._ops), "cache": self.cache_status,
             "compile_s": compile_s, "frontend_s": self._frontend_s,
             "passes_s": self._passes_s, "codegen_s": self._codegen_s, "jit_s": self._jit_s,
         }
@@ -149,7 +181,9 @@ class Kernel:
                 with _COMPILE_LOCK:
                     fn = _COMPILED.get(key)
                     if fn is None:
-                        fn = self._printer.load(self.source, self.name)
+                        path = self._source_file or cache.scratch_file(self.source,
+                                                                       self._printer.suffix)
+                        fn = self._printer.load(self.source, self.name, path)
                         if self._printer.warm:
                             self._warm(fn)
                         _COMPILED[key] = fn
@@ -160,9 +194,9 @@ class Kernel:
     def _warm(self, fn) -> None:
         """One call on zero events, so a JIT backend compiles for contiguous inputs now."""
         arrays = [np.zeros(a.shape, self._dtype) if a.role == "param"
-                  else np.zeros((0, *a.shape), self._dtype) for a in self.graph.signature]
+                  else np.zeros((0, *a.shape), self._dtype) for a in self.input_graph.signature]
         arrays = [self._dtype(0) if a.role == "param" and not a.shape else x
-                  for a, x in zip(self.graph.signature, arrays)]
+                  for a, x in zip(self.input_graph.signature, arrays)]
         self._printer.run(fn, 0, arrays, self._allocate(0))
 
     @property
@@ -197,7 +231,7 @@ class Kernel:
 
     def _call_native(self, values: list):
         """Device arrays in, device arrays out: nothing is copied to the host."""
-        sig = self.graph.signature
+        sig = self.input_graph.signature
         arrays, n, first = [], None, None
         for v, a in zip(values, sig):
             kind = np.dtype(getattr(v, "dtype", np.float64)).kind
@@ -219,7 +253,7 @@ class Kernel:
                   if a.role == "input" and x.ndim == len(a.shape) else x
                   for a, x in zip(sig, arrays)]
         specs = [((n, *o.shape), self._out_dtype(t))
-                 for o, t in zip(self.graph.outputs, self._out_types)]
+                 for o, t in zip(self.input_graph.outputs, self._out_types)]
         results = self._printer.run_native(self._function(), n, arrays, specs)
         return structure_mod.unflatten(self.structure, results)
 
@@ -236,7 +270,7 @@ class Kernel:
         return jax_function
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
-        sig = self.graph.signature
+        sig = self.input_graph.signature
         if len(args) > len(sig):
             raise ShapeError(f"{self.name}() takes {len(sig)} arguments "
                              f"({', '.join(a.name for a in sig)}), got {len(args)}")
@@ -257,7 +291,7 @@ class Kernel:
         return values
 
     def _convert(self, values: list) -> tuple[list, int]:
-        sig = self.graph.signature
+        sig = self.input_graph.signature
         arrays = [_as_array(v, a, self.options.dtype) for v, a in zip(values, sig)]
         n, first = None, None
         for a, x in zip(sig, arrays):
@@ -281,13 +315,13 @@ class Kernel:
 
     def _allocate(self, n: int) -> list:
         return [np.empty((n, *o.shape), self._out_dtype(t))
-                for o, t in zip(self.graph.outputs, self._out_types)]
+                for o, t in zip(self.input_graph.outputs, self._out_types)]
 
     def _check_out(self, out, n: int, arrays: list) -> list:
         outs = [out] if isinstance(out, np.ndarray) else list(out)
-        if len(outs) != len(self.graph.outputs):
-            raise ShapeError(f"out= needs {len(self.graph.outputs)} array(s), got {len(outs)}")
-        for k, (x, o, t) in enumerate(zip(outs, self.graph.outputs, self._out_types)):
+        if len(outs) != len(self.input_graph.outputs):
+            raise ShapeError(f"out= needs {len(self.input_graph.outputs)} array(s), got {len(outs)}")
+        for k, (x, o, t) in enumerate(zip(outs, self.input_graph.outputs, self._out_types)):
             want = (n, *o.shape)
             if not isinstance(x, np.ndarray) or x.shape != want or \
                     x.dtype != self._out_dtype(t) or not x.flags.writeable:
@@ -295,7 +329,7 @@ class Kernel:
                 raise ShapeError(f"out[{k}] must be a writeable {np.dtype(self._out_dtype(t))} "
                                  f"array of shape {want}; got {got}")
             # outputs are written while inputs are still being read
-            for a, x_in in zip(self.graph.signature, arrays):
+            for a, x_in in zip(self.input_graph.signature, arrays):
                 if np.may_share_memory(x, x_in):
                     raise ShapeError(f"out[{k}] overlaps argument {a.name!r}; pass a "
                                      "separate output array")

@@ -6,10 +6,14 @@ HYPOTHESIS_PROFILE=long runs many more random graphs (numba compiles ~1 s per ex
 from __future__ import annotations
 
 import os
+import tempfile
 
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
+
+# the suite compiles into a cache of its own, never the user's ~/.cache/physgraph
+os.environ["PHYSGRAPH_CACHE_DIR"] = tempfile.mkdtemp(prefix="physgraph-test-cache-")
 
 settings.register_profile(
     "ci", max_examples=25, deadline=None, derandomize=True,

@@ -52,6 +52,7 @@ class CudaPrinter(Printer):
     real_only = True
     warm = False
     comment = "//"
+    suffix = ".cu"
     infix = {**Printer.infix, Op.NEG: "-({})", Op.AND: "{} && {}", Op.OR: "{} || {}",
              Op.NOT: "!{}", Op.WHERE: "{} ? {} : {}", Op.FMA: "fma({}, {}, {})",
              Op.POW: "pow({}, {})"}
@@ -146,7 +147,7 @@ class CudaPrinter(Printer):
                 + f"{ind}}}\n}}\n")
 
     # ---- running ---------------------------------------------------------------------------
-    def load(self, source: str, name: str = "kernel"):
+    def load(self, source: str, name: str = "kernel", path: str | None = None):
         try:
             import cupy
         except ImportError as err:

@@ -54,7 +54,7 @@ class JaxPrinter(Printer):
         return (f"{self.header(g, name)}\nimport jax.numpy as jnp\n\n\n"
                 f"def kernel({params}):\n" + "".join(f"{ind}{line}\n" for line in lines))
 
-    def load(self, source: str, name: str = "kernel"):
+    def load(self, source: str, name: str = "kernel", path: str | None = None):
         import jax
         return jax.jit(super().load(source, name))
 

@@ -1,8 +1,19 @@
 """The numba backend: one ``prange`` loop over events around a straight-line scalar body."""
 from __future__ import annotations
 
+import importlib.util
+import os
+import sys
+import threading
+
+import numba
+
 from ..graph import Graph, Op
 from .printer import Printer
+
+# numba's default "workqueue" threading layer runs one parallel region at a time per
+# process; calls from several Python threads are serialized here instead of crashing it
+_WORKQUEUE_LOCK = threading.Lock()
 
 
 class NumbaPrinter(Printer):
@@ -35,8 +46,35 @@ class NumbaPrinter(Printer):
         pre = "".join(f"{ind}{line}\n" for line in preamble)
         loop = "".join(f"{ind * 2}{line}\n" for line in body) or f"{ind * 2}pass\n"
         flags = (f"parallel={self.options.get('parallel', True)}, fastmath={self.fastmath}, "
-                 'error_model="numpy", nogil=True')
+                 'error_model="numpy", nogil=True, cache=True')
         return (f"{header}\nimport numpy as np\nimport numba as nb\n\n\n"
                 f"@nb.njit({flags})\n"
                 f"def kernel(n, {', '.join(params)}):\n{pre}"
                 f"{ind}for i in nb.prange(n):\n{loop}")
+
+    def load(self, source: str, name: str = "kernel", path: str | None = None):
+        """Imports the generated file, so that numba caches machine code beside it."""
+        if path is None:
+            return super().load(source, name)
+        # numba's cached code refers to its module by name, so the module must be importable
+        module_name = "physgraph_kernel_" + os.path.basename(os.path.dirname(path))
+        if module_name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(module_name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[module_name] = module
+            spec.loader.exec_module(module)
+        return sys.modules[module_name].kernel
+
+    def run(self, fn, n, arrays, outs) -> None:
+        if numba.config.THREADING_LAYER in ("workqueue", "default") and _uses_workqueue():
+            with _WORKQUEUE_LOCK:
+                fn(n, *arrays, *outs)
+        else:
+            fn(n, *arrays, *outs)
+
+
+def _uses_workqueue() -> bool:
+    try:
+        return numba.threading_layer() == "workqueue"
+    except ValueError:        # no parallel region has run yet: be safe
+        return True

@@ -40,6 +40,7 @@ class Printer:
     }
     indent = "    "
     comment = "#"
+    suffix = ".py"           # of the source file in the on-disk cache
     real_only = False        # the target has no complex type: complex is always lowered
 
     def __init__(self, dtype: str = "float64", fastmath: bool = False, **options):
@@ -149,8 +150,9 @@ class Printer:
         params = [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
         return self.template(name, self.header(g, name), params, preamble, body)
 
-    def load(self, source: str, name: str = "kernel"):
-        """Executes the generated module and returns its ``kernel`` function."""
+    def load(self, source: str, name: str = "kernel", path: str | None = None):
+        """Executes the generated module and returns its ``kernel`` function (``path``, the
+        source's file in the cache, is for backends that cache machine code beside it)."""
         filename = f"<physgraph {name} {self.name} #{next(_loaded)}>"
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         namespace: dict = {}
