@@ -28,3 +28,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261122)
 
+
+
+def pytest_collection_modifyitems(config, items):
+    """Checks marked slow (the 10^6-node graph, minutes on two cores) are deselected unless
+    asked for with ``-m slow`` (or any -m expression) or PHYSGRAPH_SLOW=1."""
+    if config.getoption("markexpr") or os.environ.get("PHYSGRAPH_SLOW"):
+        return
+    slow = [item for item in items if "slow" in item.keywords]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if "slow" not in item.keywords]
