@@ -1,0 +1,116 @@
+"""Peers: the tools physicists use today, each compiling the workload's own SymPy expressions.
+
+Every peer gets the same expressions and the same input values as physgraph, in the layout
+the tool takes (one contiguous array per symbol, or one (n, n_args) block for SymEngine),
+prepared outside the timed call.  A peer whose package is missing is reported as skipped by
+the runner, never dropped; a peer that raises is reported as failed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .impls import Implementation, Prepared, columns, split_flat
+from .workloads import Arrays, Workload
+
+
+def _flat(w: Workload):
+    s = w.symbolic
+    return s.symbols, s.exprs, s.output_shapes
+
+
+# ---- sympy.lambdify to NumPy ----------------------------------------------------------------
+def _build_lambdify(w: Workload, dtype: str, n: int) -> Prepared:
+    import sympy
+    symbols, exprs, shapes = _flat(w)
+    f = sympy.lambdify(symbols, exprs, modules="numpy", cse=True)
+
+    def bind(inputs: Arrays):
+        cols = columns(w, inputs)
+        return lambda: f(*cols)
+    return Prepared(bind, lambda raw, n: split_flat(list(raw), shapes, n))
+
+
+# ---- sympy.lambdify to JAX, under jax.jit ---------------------------------------------------
+def _build_jax(w: Workload, dtype: str, n: int) -> Prepared:
+    import jax
+    import sympy
+    jax.config.update("jax_enable_x64", True)     # else JAX silently computes in float32
+    symbols, exprs, shapes = _flat(w)
+    jitted = jax.jit(sympy.lambdify(symbols, exprs, modules="jax", cse=True))
+    # compile ahead of time for the benchmark's batch size, so compile time is its own number
+    spec = jax.ShapeDtypeStruct((n,), np.dtype(dtype))
+    compiled = jitted.lower(*[spec] * len(symbols)).compile()
+
+    def bind(inputs: Arrays):
+        cols = [jax.device_put(c) for c in columns(w, inputs)]
+        fn = compiled if cols and cols[0].shape[0] == n else jitted   # other sizes: re-jit
+        return lambda: jax.block_until_ready(fn(*cols))
+
+    def unpack(raw, n: int):
+        return split_flat([np.asarray(r) for r in raw], shapes, n)
+    return Prepared(bind, unpack)
+
+
+# ---- SymEngine's LLVM Lambdify --------------------------------------------------------------
+def _build_symengine(w: Workload, dtype: str, n: int) -> Prepared:
+    import symengine
+    symbols, exprs, shapes = _flat(w)
+    f = symengine.Lambdify(symbols, exprs, backend="llvm", cse=True, real=True)
+
+    def bind(inputs: Arrays):
+        # Lambdify maps the last axis to its arguments: one C-contiguous (n, n_args) block
+        block = np.ascontiguousarray(np.stack(columns(w, inputs), axis=1))
+        return lambda: f(block)
+
+    def unpack(raw, n: int):
+        raw = np.asarray(raw).reshape(n, -1)
+        return split_flat([raw[:, j] for j in range(raw.shape[1])], shapes, n)
+    return Prepared(bind, unpack)
+
+
+def _symengine_unsupported(w: Workload, dtype: str) -> str | None:
+    if dtype != "float64":
+        return "SymEngine's Lambdify evaluates in double precision only"
+    return None
+
+
+# ---- PyTensor, through sympytensor ----------------------------------------------------------
+def _build_pytensor(w: Workload, dtype: str, n: int) -> Prepared:
+    import pytensor
+    from sympytensor import pytensor_function
+    symbols, exprs, shapes = _flat(w)
+    with pytensor.config.change_flags(floatX=dtype):
+        # dim=1: every symbol is a vector over events; PyTensor fuses the elementwise graph
+        f = pytensor_function(symbols, exprs, dim=1, dtypes={s: dtype for s in symbols})
+
+    def bind(inputs: Arrays):
+        cols = columns(w, inputs)
+        return lambda: f(*cols)
+    return Prepared(bind, lambda raw, n: split_flat(list(raw), shapes, n))
+
+
+# ---- the workload's own hand-written NumPy --------------------------------------------------
+def _build_handwritten(w: Workload, dtype: str, n: int) -> Prepared:
+    def bind(inputs: Arrays):
+        return lambda: w.handwritten(inputs)
+    return Prepared(bind, lambda raw, n: [np.asarray(r) for r in raw])
+
+
+def _no_handwritten(w: Workload, dtype: str) -> str | None:
+    return None if w.handwritten else f"workload {w.name!r} has no hand-written NumPy version"
+
+
+PEERS: dict[str, Implementation] = {
+    "lambdify": Implementation("sympy-lambdify", "lambdify", "peer", _build_lambdify,
+                               requires=("sympy",)),
+    "jax": Implementation("sympy-lambdify-jax", "jax", "peer", _build_jax,
+                          requires=("jax",), install="jax"),
+    "symengine": Implementation("symengine-llvm", "symengine", "peer", _build_symengine,
+                                requires=("symengine",), install="symengine",
+                                unsupported=_symengine_unsupported),
+    "pytensor": Implementation("pytensor", "pytensor", "peer", _build_pytensor,
+                               requires=("pytensor", "sympytensor"),
+                               install="pytensor sympytensor"),
+    "handwritten": Implementation("numpy-handwritten", "handwritten", "peer",
+                                  _build_handwritten, unsupported=_no_handwritten),
+}

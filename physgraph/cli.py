@@ -1,0 +1,163 @@
+"""The ``physgraph`` command.  Subcommands: ``bench`` (more, such as ``show`` and ``cache``,
+plug in as further ``_add_<name>`` functions registered in ``main``)."""
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+# ---- physgraph bench ------------------------------------------------------------------------
+def _add_bench(sub) -> None:
+    from .bench.impls import KNOWN_BACKENDS
+    from .bench.workloads import DEFAULT
+    p = sub.add_parser(
+        "bench", help="measure a workload: physgraph backends, peers, machine limits",
+        description="Compile WORKLOAD with physgraph's backends and with the tools physicists "
+        "use today, check every result against a float64 reference, time the correct ones, "
+        "and place them against the machine's measured memory bandwidth and FMA peak.")
+    p.add_argument("workload", nargs="?", default=DEFAULT,
+                   help=f"workload name (default {DEFAULT}; see --list)")
+    p.add_argument("--list", action="store_true", help="list workloads, backends and peers")
+    p.add_argument("--events", type=_positive_int, default=None,
+                   help="events per call (default: the workload's own)")
+    p.add_argument("--backends", type=_names, default=list(KNOWN_BACKENDS),
+                   help=f"physgraph backends, comma-separated (default {','.join(KNOWN_BACKENDS)})")
+    p.add_argument("--peers", default="all",
+                   help="peers, comma-separated, or 'all' or 'none' (default all)")
+    p.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    p.add_argument("--repeat", type=_positive_int, default=5, help="timed calls (median)")
+    p.add_argument("--json", metavar="PATH", help="write the full record as JSON")
+    p.add_argument("--csv", metavar="PATH", help="write one row per implementation as CSV")
+    p.add_argument("--plot", metavar="PATH",
+                   help="write a PNG of events/s against batch size (times a few batch sizes)")
+    p.add_argument("--machine", metavar="NAME",
+                   help="name of the machine in the JSON (default: CPU model and cores)")
+    p.add_argument("--no-limits", action="store_true",
+                   help="skip measuring triad bandwidth and FMA peak (no roofline fractions)")
+    p.add_argument("--triad-mb", type=_positive_float, default=None,
+                   help="MB per triad array (default: 4x the last-level cache)")
+    p.set_defaults(func=_bench, parser=p)
+
+
+def _peer_keys(text: str, parser: argparse.ArgumentParser) -> list[str]:
+    from .bench.peers import PEERS
+    if text == "all":
+        return list(PEERS)
+    if text == "none":
+        return []
+    keys = _names(text)
+    unknown = [k for k in keys if k not in PEERS]
+    if unknown:
+        parser.error(f"--peers: unknown peer(s) {', '.join(map(repr, unknown))}; known peers: "
+                     f"{', '.join(PEERS)} (or 'all', 'none')")
+    return keys
+
+
+def _check_backends(names: list[str], parser: argparse.ArgumentParser) -> None:
+    from .backends import BACKENDS
+    from .bench.impls import KNOWN_BACKENDS
+    known = list(dict.fromkeys([*KNOWN_BACKENDS, *BACKENDS]))
+    unknown = [b for b in names if b not in known]
+    if unknown:
+        parser.error(f"--backends: unknown backend(s) {', '.join(map(repr, unknown))}; "
+                     f"known backends: {', '.join(known)}")
+
+
+def _list() -> int:
+    from .backends import BACKENDS
+    from .bench import workloads
+    from .bench.impls import KNOWN_BACKENDS, physgraph_impl
+    from .bench.peers import PEERS
+    print("workloads:")
+    for name, w in workloads.registry().items():
+        extra = "" if w.handwritten else "; no hand-written NumPy version"
+        print(f"  {name:<16} {w.description} (default {w.default_events:,} events{extra})")
+        if w.note:
+            print(f"  {'':<16} {w.note}")
+    print("physgraph backends:")
+    for b in dict.fromkeys([*KNOWN_BACKENDS, *BACKENDS]):
+        reason = physgraph_impl(b).skip_reason(workloads.get(workloads.DEFAULT), "float64")
+        print(f"  {b:<16} {'available' if reason is None else 'skipped: ' + reason}")
+    print("peers (--peers):")
+    for key, impl in PEERS.items():
+        missing = impl.skip_reason(workloads.get(workloads.DEFAULT), "float64")
+        state = "available" if missing is None else "skipped: " + missing
+        print(f"  {key:<16} {impl.name}: {state}")
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from .bench import limits as limits_mod
+    from .bench import report, runner, workloads
+    from .bench.impls import select
+    if args.list:
+        return _list()
+    parser = args.parser
+    try:
+        workload = workloads.get(args.workload)
+    except workloads.UnknownWorkloadError as err:
+        parser.error(str(err))
+    _check_backends(args.backends, parser)
+    impls = select(args.backends, _peer_keys(args.peers, parser))
+    config = runner.Config(events=args.events or workload.default_events, dtype=args.dtype,
+                           repeat=args.repeat, sweep=bool(args.plot))
+    limits = None if args.no_limits else \
+        (lambda: limits_mod.measure(args.dtype, args.triad_mb, repeat=args.repeat))
+    with report.progress_bar(total=2 + len(impls)) as progress:
+        result = runner.run(workload, impls, config, limits, progress)
+    doc = report.to_json(result, args.machine, command=args.command_line)
+    report.print_table(doc)
+    for option, write in ((args.json, report.write_json), (args.csv, report.write_csv),
+                          (args.plot, report.write_plot)):
+        if option:
+            write(doc, option)
+            print(f"wrote {option}")
+    # a wrong result is a bug somewhere: say so in the exit status too
+    return 1 if any(r["status"] == "WRONG" for r in doc["results"]) else 0
+
+
+# ---- entry point ----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="physgraph", description="physgraph: a symbolic-to-kernel compiler for physics")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    _add_bench(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.command_line = "physgraph " + shlex.join(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
