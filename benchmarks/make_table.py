@@ -39,7 +39,7 @@ def section(doc: dict, name: str) -> list[str]:
              f"**{_fmt(lim['triad_GBps'], '.1f')} GB/s**, FMA peak "
              f"**{_fmt(lim['fma_GFLOPs'], '.1f')} GFLOP/s** "
              f"({lim.get('fma_vector_bits', '?')}-bit vectors, {lim.get('threads', '?')} threads). "
-             f"Load average when it started: {m.get('load_average_1min')}."), "",
+             f"1-minute load average before the run: {m.get('load_average_1min_before')}."), "",
              ("| implementation | status | events/s | compile s | GFLOP/s | GB/s "
               "| of nearer limit | max rel err |"),
              "|---|---|--:|--:|--:|--:|--:|--:|"]

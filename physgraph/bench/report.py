@@ -10,7 +10,6 @@ import csv
 import datetime
 import json
 import math
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -42,7 +41,9 @@ def to_json(result: Result, machine_name: str | None = None, command: str = "") 
     w, cfg = result.workload, result.config
     rows = [r.to_dict() for r in result.rows]
     info = machine.describe(machine_name)
-    info["load_average_1min"] = round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None
+    # the run itself keeps both cores busy, so only the load before it says who else was there
+    info["load_average_1min_before"] = \
+        None if result.load_before is None else round(result.load_before, 2)
     return {
         "schema": SCHEMA,
         "date": datetime.date.today().isoformat(),
@@ -104,7 +105,7 @@ def write_plot(doc: dict, path: str | Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(10.5, 5.5))
     sizes_seen: list[int] = []
     for r in doc["results"]:
         if r["status"] == "ok" and r.get("sweep"):
@@ -124,8 +125,8 @@ def write_plot(doc: dict, path: str | Path) -> None:
     w = doc["workload"]
     ax.set_title(f"{w['name']} ({w['dtype']}) on {doc['machine']['name']}", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    if sizes_seen:
-        ax.legend(fontsize=8)
+    if sizes_seen:      # beside the axes: inside, it hides the lines it names
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     else:
         ax.text(0.5, 0.5, "no implementation with a batch sweep", ha="center",
                 transform=ax.transAxes)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import gc
 import importlib
 import math
+import os
 import time
 import traceback
 from collections.abc import Callable
@@ -201,12 +202,14 @@ class Result:
     reference_s: float
     generate_s: float
     build_s: float
+    load_before: float | None = None     # 1-min load average when the run began: was it quiet?
 
 
 def run(workload: Workload, impls: list[Implementation], config: Config,
         limits: Callable[[], Limits] | Limits | None = None,
         progress: Progress = lambda text, advance: None) -> Result:
     """Measures ``impls`` on ``workload``; ``limits`` is measured first when it's a callable."""
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     progress(f"{workload.name}: building the SymPy form", 0)
     start = time.perf_counter()
     workload.symbolic, workload.flops_per_event      # noqa: B018 - cached for every row
@@ -228,4 +231,4 @@ def run(workload: Workload, impls: list[Implementation], config: Config,
     for impl in impls:
         rows.append(run_one(impl, workload, inputs, ref, limits, config, progress))
         progress("", 1)
-    return Result(workload, config, limits, rows, reference_s, generate_s, build_s)
+    return Result(workload, config, limits, rows, reference_s, generate_s, build_s, load_before)
