@@ -6,6 +6,7 @@ computation graph and emits one fused kernel batched over events.
 from .api import compile
 from .errors import DTypeError, PhysgraphError, ShapeError, TraceError, UnsupportedError
 from .frontend.argtype import Param, Sym
+from .frontend.diff import grad, jacobian
 from .frontend.linalg import Mat, Vec
 from .frontend.lorentz import Vec4, dot, eta, m2, phi, pt
 from .frontend.scalar import (Scalar, abs, acos, acosh, asin, asinh, atan, atan2, atanh, conj,
@@ -21,5 +22,5 @@ __all__ = [
     "TraceError", "Param", "Sym", "Vec", "Vec4", "Mat", "Scalar", "dot", "m2", "pt", "eta",
     "phi", "sqrt", "rsqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
     "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "abs", "conj", "re", "im", "minimum",
-    "maximum", "where", "I",
+    "maximum", "where", "I", "jacobian", "grad",
 ]
