@@ -1,6 +1,8 @@
 """Pipeline scaling: build, optimize and print graphs of 10^4 .. 10^6 nodes.
 
-    python benchmarks/scaling.py [--sizes 10000,100000,1000000] [--json PATH]
+    python benchmarks/scaling.py [--sizes 10000,100000,1000000] [--jit-max N] [--json PATH]
+
+With --jit-max, graphs up to N nodes are also compiled by numba (its time is the JIT).
 
 The graph is a random per-event expression over 8 inputs and 2 params: each node combines
 two recent nodes (so the graph is deep as well as wide) with +, -, *, / or a function call.
@@ -45,7 +47,7 @@ def random_graph(n: int, seed: int = 0) -> Graph:
     return g
 
 
-def measure(n: int) -> dict:
+def measure(n: int, jit: bool) -> dict:
     start = time.perf_counter()
     g = random_graph(n)
     built = time.perf_counter()
@@ -53,28 +55,46 @@ def measure(n: int) -> dict:
     optimized = time.perf_counter()
     source = NumbaPrinter().source(opt)
     printed = time.perf_counter()
-    return {"nodes": len(g), "nodes_out": len(opt), "build_s": built - start,
+    jit_s = None
+    if jit:
+        from physgraph.kernel import Kernel, Options
+        k = Kernel(g, tuple(range(len(g.outputs))), f"scaling{n}", Options("numba"))
+        jit_s = k.compile().stats["jit_s"]
+    return {"nodes": len(g), "nodes_out": len(opt), "build_s": built - start, "jit_s": jit_s,
             "passes_s": optimized - built, "codegen_s": printed - optimized,
             "source_lines": source.count("\n"),
             "per_pass_s": {r.name: r.seconds for r in rows[1:]},
             "peak_rss_MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def machine() -> dict:
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    import os
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version()}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="10000,100000,1000000")
+    ap.add_argument("--jit-max", type=int, default=0)
     ap.add_argument("--json")
     args = ap.parse_args()
     rows = []
     for n in map(int, args.sizes.split(",")):
-        r = measure(n)
+        r = measure(n, n <= args.jit_max)
         rows.append(r)
         print(f"{r['nodes']:>9} nodes: build {r['build_s']:.2f} s, passes {r['passes_s']:.2f} s, "
-              f"codegen {r['codegen_s']:.2f} s, peak RSS {r['peak_rss_MB']:.0f} MB")
+              f"codegen {r['codegen_s']:.2f} s, numba JIT "
+              f"{'-' if r['jit_s'] is None else format(r['jit_s'], '.1f') + ' s'}, "
+              f"peak RSS {r['peak_rss_MB']:.0f} MB", flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"machine": {"cpu": platform.processor() or platform.machine(),
-                                   "python": platform.python_version()}, "rows": rows}, f, indent=1)
+            json.dump({"machine": machine(), "rows": rows}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ The folder is ``$PHYSGRAPH_CACHE_DIR`` or ``~/.cache/physgraph``, created with m
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -36,9 +37,25 @@ def enabled() -> bool:
     return os.environ.get("PHYSGRAPH_CACHE", "on").lower() not in ("off", "0", "no", "false")
 
 
+@functools.cache
+def compiler_hash() -> str:
+    """A hash of physgraph's own source: an edited pass or printer (same version number, as
+    in a development checkout) must not be answered from entries the old code wrote."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    h = hashlib.sha256()
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(f for f in files if f.endswith(".py")):
+            path = os.path.join(folder, name)
+            h.update(os.path.relpath(path, root).encode())
+            with open(path, "rb") as f:
+                h.update(f.read())
+    return h.hexdigest()[:16]
+
+
 def versions() -> dict:
     from . import __version__
-    found = {"physgraph": __version__}
+    found = {"physgraph": __version__, "physgraph-source": compiler_hash()}
     for name in _BACKEND_PACKAGES:
         try:
             found[name] = metadata.version(name)

@@ -10,6 +10,8 @@ from fractions import Fraction
 
 import sympy
 # not re-exported by sympy.matrices.expressions in every SymPy version (1.14 drops it)
+from sympy.core.containers import Tuple
+from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .errors import UnsupportedError
@@ -200,9 +202,19 @@ _TO_SYMPY = {
     Op.ASINH: sympy.asinh, Op.ACOSH: sympy.acosh, Op.ATANH: sympy.atanh, Op.ABS: sympy.Abs,
     Op.MIN: sympy.Min, Op.MAX: sympy.Max, Op.LT: sympy.StrictLessThan, Op.LE: sympy.LessThan,
     Op.EQ: sympy.Eq, Op.NE: sympy.Ne, Op.AND: sympy.And, Op.OR: sympy.Or, Op.NOT: sympy.Not,
-    Op.WHERE: lambda c, a, b: sympy.Piecewise((a, c), (b, True)), Op.RE: sympy.re,
+    Op.WHERE: lambda c, a, b: _piecewise(c, a, b), Op.RE: sympy.re,
     Op.IM: sympy.im, Op.CONJ: sympy.conjugate, Op.COMPLEX: lambda a, b: a + sympy.I * b,
 }
+
+
+def _piecewise(cond, a, b):
+    """Piecewise((a, cond), (b, True)) assembled as is.  SymPy's constructor rewrites a
+    condition that holds a Piecewise (complex sqrt lowers to nested ones) through its
+    inequality solvers: minutes, or NoConvergence, for three nested complex square roots."""
+    if cond in (sympy.true, sympy.false):
+        return a if cond is sympy.true else b
+    pairs = (Tuple.__new__(ExprCondPair, a, cond), Tuple.__new__(ExprCondPair, b, sympy.true))
+    return sympy.Basic.__new__(sympy.Piecewise, *pairs)
 
 
 def _const_to_sympy(v):

@@ -59,9 +59,7 @@ CASES = {"kalman-naive-2x2": kalman_naive, "repeated-powers": repeated_powers,
 
 @pytest.mark.parametrize("name", [
     "kalman-naive-2x2",
-    pytest.param("repeated-powers", marks=pytest.mark.xfail(
-        strict=True, reason="30 flops vs 29 for sympy.cse: cse shares the sub-sum q**2 + 1 "
-                            "between the two outputs; sub-sum sharing across outputs is open")),
+    "repeated-powers",
     "complex-conjugates",
 ])
 def test_flops_beat_sympy_cse(name):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from physgraph import passes
+from physgraph import cost, passes
 from physgraph.backends.numpy_ import NumpyPrinter
 from physgraph.graph import Arg, Graph, Op, Output
 from physgraph.passes.pipeline import LEVELS
@@ -191,3 +191,41 @@ def test_powers_share_squares():
     assert sum(op is Op.MUL for op in opt.ops) == 3   # x2 = x*x, x3 = x2*x, x6 = x3*x3
     x = np.array([0.7, 1.3])
     np.testing.assert_allclose(_run(opt, x), x**6 + x**3, rtol=1e-14)
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(coeffs=st.dictionaries(st.integers(0, 11), st.sampled_from([1, 1, 2, -1, 0.5, 3, -2.5]),
+                              min_size=3, max_size=9),
+       shift=st.sampled_from([0.0, 1.5]))
+def test_polynomials_are_evaluated_by_estrin(coeffs, shift):
+    """sum c_e x**e (plus an unrelated term) agrees with the sum as written, and costs at
+    most two flops per degree (Estrin: one mul and one add per coefficient, log squarings)."""
+    def build(g, x):
+        y = g.node(Op.MUL, (x, g.const(0.25)))         # |y| < 1: well conditioned
+        total = g.node(Op.SQRT, (x,)) if shift else g.const(0)
+        for e, c in coeffs.items():
+            term = g.node(Op.MUL, (g.const(c), g.node(Op.POWI, (y,), e) if e else g.const(1)))
+            total = g.node(Op.ADD, (total, term))
+        return total
+    opt, _ = passes.optimize(_scalar_graph(build), 2)
+    x = INPUTS[0]
+    y = 0.25 * x
+    extra = np.sqrt(x) if shift else 0.0
+    expected = sum(c * y ** e for e, c in coeffs.items()) + extra
+    scale = sum(abs(c) * np.abs(y) ** e for e, c in coeffs.items()) + np.abs(extra)
+    assert np.all(np.abs(_run(opt, x) - expected) <= 1e-14 * scale)
+    assert cost.flops(opt) <= 2 * max(coeffs) + 4
+
+
+def test_geometric_sum_factorizes():
+    """x + x**2 + ... + x**8 = x (1 + x) (1 + x**2) (1 + x**4): 8 flops, not 14."""
+    def build(g, x):
+        total = x
+        for e in range(2, 9):
+            total = g.node(Op.ADD, (total, g.node(Op.POWI, (x,), e)))
+        return total
+    opt, _ = passes.optimize(_scalar_graph(build), 2)
+    assert cost.flops(opt) == 8
+    x = INPUTS[0]
+    np.testing.assert_allclose(_run(opt, x), sum(x ** e for e in range(1, 9)), rtol=1e-14)

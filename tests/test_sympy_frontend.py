@@ -257,3 +257,20 @@ def test_expression_deeper_than_the_recursion_limit(rng):
         sines += isinstance(e, sp.sin)
         stack.extend(e.args)
     assert sines == depth
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba", "cuda"])
+def test_constant_complex_outputs(backend):
+    """Outputs that fold to complex constants; CUDA (no GPU needed) runs as host C++."""
+    k = pg.compile([sp.exp(I), x * 2, 2 + 3 * I, x + I], inputs=[x], backend=backend)
+    xs = np.array([1.0, -2.0])
+    if backend == "cuda":
+        from physgraph.backends.cuda import host_function
+        arrays, n = k._convert(k._bind([xs], {}))
+        got = k._allocate(n)
+        host_function(k.source, k.options.dtype)(k.graph.signature, n, arrays, got)
+    else:
+        got = k(xs)
+    expected = [np.full(2, np.exp(1j)), 2 * xs, np.full(2, 2 + 3j), xs + 1j]
+    for a, e in zip(got, expected, strict=True):
+        assert_close(a, e, rtol=1e-15, atol=0)

@@ -72,7 +72,9 @@ class CudaPrinter(Printer):
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, complex):
-            raise UnsupportedError("a complex constant reached the CUDA printer")
+            # a constant complex *output* is fine (store() writes its two parts); as an
+            # operand it would mean lowering missed a node, and expr() refuses that
+            return "/* complex constant */"
         v = float(value)
         if math.isnan(v):
             return "PG_NAN"
@@ -80,6 +82,11 @@ class CudaPrinter(Printer):
             return "PG_INF" if v > 0 else "(-PG_INF)"
         text = repr(v) + ("f" if self.dtype == "float32" else "")
         return f"({text})" if v < 0 else text
+
+    def expr(self, g: Graph, i: int, names: list) -> str:
+        if any(g.ops[a] is Op.CONST and isinstance(g.attrs[a], complex) for a in g.args[i]):
+            raise UnsupportedError("a complex constant reached the CUDA printer as an operand")
+        return super().expr(g, i, names)
 
     def _print_RSQRT(self, g, i, args):
         return f"rsqrt({args[0]})"

@@ -88,14 +88,18 @@ def to_sympy(g: Graph, structure_, symbols: dict | None = None):
             symbols[pos] = [sympy.Symbol(n, real=True) for n in names]
     live = g.live()
     values: list = [None] * len(g)
-    for i in range(len(g)):
-        if not live[i]:
-            continue
-        if g.ops[i] in (Op.INPUT, Op.PARAM):
-            pos, idx = g.attrs[i]
-            values[i] = symbols[pos][g.signature[pos].indices().index(idx)]
-        else:
-            values[i] = node_to_sympy(g, i, [values[a] for a in g.args[i]])
+    # node for node, unevaluated: SymPy re-simplifying a Piecewise whose condition holds
+    # another Piecewise (nested complex square roots lower to those) runs its inequality
+    # solvers, for minutes or without end; the optimized graph needs no rewriting anyway
+    with sympy.evaluate(False):
+        for i in range(len(g)):
+            if not live[i]:
+                continue
+            if g.ops[i] in (Op.INPUT, Op.PARAM):
+                pos, idx = g.attrs[i]
+                values[i] = symbols[pos][g.signature[pos].indices().index(idx)]
+            else:
+                values[i] = node_to_sympy(g, i, [values[a] for a in g.args[i]])
     outs = []
     for o in g.outputs:
         elems = [values[n] for n in o.nodes]

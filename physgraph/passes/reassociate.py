@@ -10,7 +10,11 @@ integer exponents and one constant coefficient.  Then they are rebuilt in a norm
   backends compute once per call instead of once per event: (x * g) * h -> x * (g * h),
   and x / g -> x * (1 / g);
 - operands are sorted by id and combined as balanced trees, so a*b*c and a*b*d share a*b
-  and long sums have short dependency chains (instruction-level parallelism).
+  and long sums have short dependency chains (instruction-level parallelism);
+- three or more constant multiples of powers of one value (a polynomial in it) are
+  evaluated by Estrin's scheme: pairs c0 + c1 x, then pairs of those with x**2, x**4...
+  It is about as cheap as Horner's rule with a log-depth dependency chain, and repeated
+  coefficients collapse by hash-consing: x + x**2 + ... + x**8 -> x (1+x) (1+x**2) (1+x**4).
 
 x - x and x / x cancel only with ``unsafe=True`` (they differ when x is inf or NaN).
 """
@@ -125,7 +129,7 @@ class Reassociator:
                 coeffs[term] = coeffs.get(term, 0) + k
         if constant != 0:
             coeffs[_CONSTANT] = constant
-        coeffs = self._reuse_sums(coeffs)
+        coeffs = self._polynomial(self._reuse_sums(coeffs))
         registered = dict(coeffs)
         node = self._rebuild_sum(coeffs, coeffs.pop(_CONSTANT, 0), root not in self.outputs)
         if len(registered) > 1:
@@ -153,6 +157,54 @@ class Reassociator:
             node, ratio = self._peel(node, ratio, False)
             coeffs[node] = coeffs.get(node, 0) + ratio
         return coeffs
+
+    def _polynomial(self, coeffs: dict) -> dict:
+        """Terms that are constant multiples of powers of one base (the base with most such
+        terms, at least three, the constant term counted) become one Estrin evaluation."""
+        new = self.new
+        by_base: dict[int, dict] = {}
+        for t, k in coeffs.items():
+            if t == _CONSTANT or not isinstance(k, (Fraction, float)):
+                continue
+            base, e = (new.args[t][0], new.attrs[t]) if new.ops[t] is Op.POWI else (t, 1)
+            if e > 0:
+                by_base.setdefault(base, {})[e] = t
+        if not by_base:
+            return coeffs
+        base, powers = max(by_base.items(), key=lambda kv: (len(kv[1]), -kv[0]))
+        poly = {e: coeffs[t] for e, t in powers.items()}
+        if _CONSTANT in coeffs:
+            poly[0] = coeffs[_CONSTANT]
+        if len(poly) < 3 or max(poly) < 2:
+            return coeffs
+        rest = {t: k for t, k in coeffs.items() if t not in powers.values()}
+        rest.pop(_CONSTANT, None)
+        rest[self._estrin(base, poly)] = Fraction(1)
+        return rest
+
+    def _estrin(self, x: int, poly: dict) -> int:
+        """sum c_e x**e by Estrin's scheme, the lowest power factored out."""
+        b = self.b
+        low = min(poly)
+        level = [None] * (max(poly) - low + 1)           # None: a zero coefficient
+        for e, c in poly.items():
+            level[e - low] = b.const(c)
+        power = x
+        while len(level) > 1:
+            pairs = []
+            for j in range(0, len(level), 2):
+                lo, hi = level[j], level[j + 1] if j + 1 < len(level) else None
+                if hi is not None:
+                    hi = b(Op.MUL, power, hi)
+                    lo = hi if lo is None else b(Op.ADD, lo, hi)
+                pairs.append(lo)
+            level = pairs
+            if len(level) > 1:
+                power = b(Op.MUL, power, power)
+        result = level[0]
+        if low:
+            result = b(Op.MUL, x if low == 1 else b(Op.POWI, x, attr=low), result)
+        return result
 
     def _peel(self, t: int, k, single_use: bool):
         """Move a constant factor of term t (new graph) into its coefficient."""
