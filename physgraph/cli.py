@@ -1,5 +1,6 @@
-"""The ``physgraph`` command.  Subcommands: ``bench`` (more, such as ``show`` and ``cache``,
-plug in as further ``_add_<name>`` functions registered in ``main``)."""
+"""The ``physgraph`` command: ``bench`` (measure a workload), ``show`` (what the compiler did
+to a function) and ``cache`` (the on-disk kernel cache).  Each subcommand is one
+``_add_<name>`` function that registers its parser, and one function that runs it."""
 from __future__ import annotations
 
 import argparse
@@ -141,6 +142,89 @@ def _bench(args: argparse.Namespace) -> int:
     return 1 if any(r["status"] == "WRONG" for r in doc["results"]) else 0
 
 
+# ---- physgraph show --------------------------------------------------------------------------
+def _add_show(sub) -> None:
+    p = sub.add_parser(
+        "show", help="what the compiler did to a function: source, pass report, graph",
+        description="Import MODULE (a dotted name or a .py file) and show the kernel FUNCTION: "
+        "a compiled kernel (@pg.compile) as it is, a plain function traced on the spot. "
+        "With no option, the pass report and the source.")
+    p.add_argument("target", metavar="MODULE:FUNCTION")
+    p.add_argument("--source", action="store_true", help="print the generated source")
+    p.add_argument("--report", action="store_true", help="print the per-pass table")
+    p.add_argument("--graph", metavar="FILE", help="write the optimized graph as Graphviz text")
+    p.add_argument("--backend", default=None, help="show it for this backend instead")
+    p.add_argument("--dtype", choices=("float64", "float32"), default=None)
+    p.set_defaults(func=_show, parser=p)
+
+
+def _load_target(target: str, parser: argparse.ArgumentParser):
+    import importlib
+    import importlib.util
+    import os
+    module_name, sep, attr = target.rpartition(":")
+    if not sep or not module_name or not attr:
+        parser.error(f"{target!r}: expected MODULE:FUNCTION, e.g. examples/mem/processes.py:gg_tt")
+    try:
+        if module_name.endswith(".py") or os.sep in module_name:
+            spec = importlib.util.spec_from_file_location(
+                os.path.splitext(os.path.basename(module_name))[0], module_name)
+            if spec is None or not os.path.exists(module_name):
+                parser.error(f"no such file: {module_name}")
+            module = importlib.util.module_from_spec(spec)
+            sys.path.insert(0, os.path.dirname(os.path.abspath(module_name)))
+            spec.loader.exec_module(module)
+        else:
+            sys.path.insert(0, os.getcwd())
+            module = importlib.import_module(module_name)
+    except ImportError as err:
+        parser.error(f"cannot import {module_name!r}: {err}")
+    if not hasattr(module, attr):
+        parser.error(f"{module_name!r} has no attribute {attr!r}")
+    return getattr(module, attr)
+
+
+def _show(args: argparse.Namespace) -> int:
+    from . import compile as pg_compile
+    from .kernel import Kernel
+    obj = _load_target(args.target, args.parser)
+    kernel = obj if isinstance(obj, Kernel) else pg_compile(obj)
+    changes = {k: v for k, v in (("dtype", args.dtype),) if v}
+    if args.backend or changes:
+        kernel = kernel.with_backend(args.backend or kernel.options.backend, **changes)
+    everything = not (args.source or args.report or args.graph)
+    if args.report or everything:
+        print(kernel.report())
+    if args.source or everything:
+        print(kernel.source)
+    if args.graph:
+        with open(args.graph, "w") as f:
+            f.write(kernel.to_dot())
+        print(f"wrote {args.graph} (render: dot -Tsvg {args.graph} -o graph.svg)")
+    return 0
+
+
+# ---- physgraph cache -------------------------------------------------------------------------
+def _add_cache(sub) -> None:
+    p = sub.add_parser("cache", help="the on-disk cache of generated kernels: info or clear",
+                       description="Generated kernels are cached in $PHYSGRAPH_CACHE_DIR "
+                       "(default ~/.cache/physgraph); PHYSGRAPH_CACHE=off turns it off.")
+    p.add_argument("action", choices=("info", "clear"))
+    p.set_defaults(func=_cache, parser=p)
+
+
+def _cache(args: argparse.Namespace) -> int:
+    from . import cache
+    if args.action == "clear":
+        print(f"removed {cache.clear()} entries from {cache.directory()}")
+        return 0
+    info = cache.info()
+    print(f"path     {info['path']}\nentries  {info['entries']}\n"
+          f"size     {info['bytes'] / 2**20:.1f} MiB\n"
+          f"enabled  {'yes' if info['enabled'] else 'no (PHYSGRAPH_CACHE=off)'}")
+    return 0
+
+
 # ---- entry point ----------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -148,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     _add_bench(sub)
+    _add_show(sub)
+    _add_cache(sub)
     return parser
 
 
@@ -156,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.command_line = "physgraph " + shlex.join(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except BrokenPipeError:          # `physgraph show ... | head`: the reader has left
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":
