@@ -210,6 +210,23 @@ LINEAR = {
 }
 
 
+def _fwd_contract(b, w, a, t):
+    zero = b.const(0)
+    return b.op(Op.CONTRACT, *(zero if x is None else x for x in t), attr=b.g.attrs[w])
+
+
+def _rev_contract(b, w, a, ct):
+    """d out / d args[k] = W[row, k], an element of the param matrix."""
+    pos, row = b.g.attrs[w]
+    return [b.mul(ct, b.op(Op.PARAM, attr=(pos, (row, k)))) for k in range(len(a))]
+
+
+# network layers: a contraction's tangent is the same contraction of the tangents (one more
+# matrix product); only when the IR has the op
+if hasattr(Op, "CONTRACT"):
+    LINEAR[Op.CONTRACT] = (_fwd_contract, _rev_contract)
+
+
 def differentiable(g: Graph, i: int) -> bool:
     op = g.ops[i]
     return op in PARTIALS or op in LINEAR

@@ -266,7 +266,9 @@ def test_every_differentiable_op_has_a_rule_matching_finite_differences():
     structural = {Op.INPUT, Op.PARAM, Op.CONST}
     assert set(Op) == set(PARTIALS) | set(LINEAR) | NO_DERIVATIVE | structural
     x = np.array([0.31, 0.62, 0.45])                  # in every op's domain (acosh: 1 + x)
-    for op in set(PARTIALS) | set(LINEAR) - {Op.COMPLEX, Op.RE, Op.IM, Op.CONJ}:
+    # complex parts: test_complex_intermediates; contractions: test_contraction_rules
+    for op in set(PARTIALS) | set(LINEAR) - {Op.COMPLEX, Op.RE, Op.IM, Op.CONJ,
+                                             getattr(Op, "CONTRACT", None)}:
         g = Graph()
         g.add_arg(Arg("x", "x"))
         g.add_arg(Arg("y", "y"))
@@ -286,3 +288,23 @@ def test_every_differentiable_op_has_a_rule_matching_finite_differences():
         y, dx, dy, h = x[::-1] + 0.1, np.array([1.0, 0.3, -0.5]), np.array([0.2, -1, 0.7]), 1e-6
         fd = (k(x + h * dx, y + h * dy) - k(x - h * dx, y - h * dy)) / (2 * h)
         assert_close(jk(x, y, dx, dy), fd, rtol=1e-6, atol=1e-8), op
+
+
+@pytest.mark.skipif(not hasattr(Op, "CONTRACT"), reason="the IR has no contraction op")
+def test_contraction_rules():
+    """y_r = sum_k W[r, k] sin(x_k): the tangent is the same contraction of the tangents,
+    the adjoint of x_k is sum_r ct_r W[r, k] cos(x_k)."""
+    g = Graph()
+    g.add_arg(Arg("x", "x", (3,)))
+    g.add_arg(Arg("W", "W", (2, 3), "param"))
+    s = [g.node(Op.SIN, (g.leaf(0, (k,)),)) for k in range(3)]
+    g.outputs = [Output("y", (2,), tuple(g.node(Op.CONTRACT, tuple(s), (1, r)) for r in range(2)))]
+    jg = jvp_graph(g)
+    for r, n in enumerate(jg.outputs[0].nodes):
+        assert jg.ops[n] is Op.CONTRACT and jg.attrs[n] == (1, r)
+        assert [jg.ops[a] for a in jg.args[n]] == [Op.MUL] * 3       # cos(x_k) * d_x_k
+    vg = vjp_graph(g)
+    grad = vg.outputs[0].nodes[0]
+    weights = {vg.attrs[i] for i in range(len(vg)) if vg.ops[i] is Op.PARAM}
+    assert weights == {(1, (r, k)) for r in range(2) for k in range(3)}
+    assert vg.ops[grad] in (Op.MUL, Op.ADD)
