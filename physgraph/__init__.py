@@ -5,10 +5,11 @@ computation graph and emits one fused kernel batched over events.
 """
 from .api import compile
 from .errors import DTypeError, PhysgraphError, ShapeError, TraceError, UnsupportedError
-from .frontend.argtype import Param, Sym
+from .frontend.argtype import Param
 from .frontend.diff import grad, jacobian
-from .frontend.linalg import Mat, Vec
+from .frontend.linalg import Mat, Sym, Vec
 from .frontend.lorentz import Vec4, dot, eta, m2, phi, pt
+from .frontend.scan import Seq, scan
 from .frontend.scalar import (Scalar, abs, acos, acosh, asin, asinh, atan, atan2, atanh, conj,
                               cos, cosh, exp, im, log, maximum, minimum, re, rsqrt, sin, sinh,
                               sqrt, tan, tanh, where)
@@ -22,5 +23,5 @@ __all__ = [
     "TraceError", "Param", "Sym", "Vec", "Vec4", "Mat", "Scalar", "dot", "m2", "pt", "eta",
     "phi", "sqrt", "rsqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
     "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "abs", "conj", "re", "im", "minimum",
-    "maximum", "where", "I", "jacobian", "grad",
+    "maximum", "where", "I", "jacobian", "grad", "Seq", "scan",
 ]

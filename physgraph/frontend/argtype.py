@@ -7,10 +7,11 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class ArgType:
     """What one argument of a traced function is: its per-event shape and its role."""
-    kind: str                       # "scalar", "vec4", "vec" or "mat"
+    kind: str                       # "scalar", "vec4", "vec", "mat" or "seq"
     shape: tuple[int, ...] = ()
     role: str = "input"             # "input" (per event) or "param" (per call)
     symmetric: bool = False
+    item: "ArgType | None" = None   # of a "seq": the per-layer type (shape[1:])
 
 
 def _dims(item, count: int, what: str) -> tuple[int, ...]:
@@ -30,11 +31,3 @@ class Param:
         if len(dims) > 2:
             raise TypeError("Param[...] takes one or two sizes")
         return ArgType(kind, dims, role="param")
-
-
-class Sym:
-    """``pg.Sym[n]``: a symmetric n x n matrix input; only elements i <= j are read."""
-
-    def __class_getitem__(cls, n):
-        (n,) = _dims(n, 1, "Sym[n]")
-        return ArgType("mat", (n, n), symmetric=True)

@@ -10,9 +10,10 @@ from ..errors import TraceError, UnsupportedError
 from ..graph import Arg, Graph, identifier
 from . import structure
 from .argtype import ArgType, Param
-from .linalg import Mat, Vec
+from .linalg import Mat, Sym, Vec
 from .lorentz import Vec4
 from .scalar import Scalar
+from .scan import Seq
 
 SCALAR = ArgType("scalar")
 def annotation_type(name: str, annotation) -> ArgType:
@@ -26,14 +27,24 @@ def annotation_type(name: str, annotation) -> ArgType:
         return annotation
     raise UnsupportedError(
         f"argument {name!r} has annotation {annotation!r}; use nothing (a per-event scalar), "
-        "pg.Vec4, pg.Vec[n], pg.Mat[r, c], pg.Sym[n], pg.Param, pg.Param[n] or pg.Param[r, c]")
+        "pg.Vec4, pg.Vec[n], pg.Mat[r, c], pg.Sym[n], pg.Seq[L, ...], pg.Param, pg.Param[n] or "
+        "pg.Param[r, c]")
 
 
-def symbolic_value(g: Graph, position: int, t: ArgType):
-    """The traced value standing for argument ``position`` of type ``t``."""
+def symbolic_value(g: Graph, position: int, t: ArgType, prefix: tuple = ()):
+    """The traced value standing for argument ``position`` of type ``t`` (for a layer of a
+    ``Seq`` argument, ``prefix`` is the layer index)."""
+    if t.kind == "seq":
+        return Seq([symbolic_value(g, position, t.item, prefix + (k,))
+                    for k in range(t.shape[0])])
+
+    def leaf(index: tuple) -> Scalar:
+        return Scalar(g, g.leaf(position, prefix + index))
     if t.kind == "scalar":
-        return Scalar(g, g.leaf(position))
-    elems = [Scalar(g, g.leaf(position, idx)) for idx in np.ndindex(*t.shape)]
+        return leaf(())
+    if t.symmetric:
+        return Sym.build(t.shape[0], lambda i, j: leaf((i, j)))
+    elems = [leaf(idx) for idx in np.ndindex(*t.shape)]
     if t.kind == "vec4":
         return Vec4(*elems)
     if t.kind == "vec":
@@ -55,7 +66,7 @@ def _element(g: Graph):
 
 
 def _array(x):
-    if isinstance(x, (Vec4, Vec, Mat)):
+    if isinstance(x, (Vec4, Vec, Mat, Seq)):
         return x.shape, x.elements()
     return structure.numpy_array(x)
 
@@ -76,8 +87,9 @@ def trace(fn) -> tuple[Graph, object]:
                                    "declare each argument")
         t = annotation_type(p.name, hints.get(p.name, p.annotation))
         default = None if p.default is p.empty or t.role != "param" else p.default
+        # a Seq of Sym reads its upper triangles itself: Arg.symmetric is for 2-D shapes
         pos = g.add_arg(Arg(p.name, identifier(p.name, taken), t.shape, t.role,
-                            t.symmetric, default))
+                            t.symmetric and t.kind != "seq", default))
         values.append(symbolic_value(g, pos, t))
     result = fn(*values)
     return g, structure.flatten(result, g, _element(g), _array)
