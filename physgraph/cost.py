@@ -40,6 +40,8 @@ def node_cost(g: Graph, i: int) -> dict:
     if op in _FREE or (op is Op.CONJ and g.types[g.args[i][0]] is not T.COMPLEX):
         return {}
     ncomplex = sum(g.types[a] is T.COMPLEX for a in g.args[i])
+    if op is Op.CONTRACT:                  # one multiply-add per column
+        return {"fma": len(g.args[i])}
     if ncomplex == 0:
         return _REAL.get(op, {"other": 1})
     if op is Op.DIV and g.types[g.args[i][0]] is not T.COMPLEX:
@@ -55,18 +57,22 @@ def node_cost(g: Graph, i: int) -> dict:
 def flops_by_class(g: Graph) -> dict:
     """Per-event real operations of the live graph, by class (``CLASSES``)."""
     live, var = g.live(), g.varying()
-    total = dict.fromkeys(CLASSES, 0)
-    memo: dict = {}      # cost depends only on (op, operand types, attr)
-    ops, args, types, attrs = g.ops, g.args, g.types, g.attrs
+    # cost depends only on (op, operand types, attr): count the keys, price each once
+    count: Counter = Counter()
+    example: dict = {}
+    ops, args, attrs, type_of = g.ops, g.args, g.attrs, g.types.__getitem__
+    powi = Op.POWI
     for i in range(len(g)):
         if live[i] and var[i]:
             op = ops[i]
-            key = (op, tuple(types[a] for a in args[i]), attrs[i] if op is Op.POWI else None)
-            c = memo.get(key)
-            if c is None:
-                c = memo[key] = node_cost(g, i)
-            for cls, n in c.items():
-                total[cls] += n
+            key = (op, tuple(map(type_of, args[i])), attrs[i] if op is powi else None)
+            count[key] += 1
+            if key not in example:
+                example[key] = i
+    total = dict.fromkeys(CLASSES, 0)
+    for key, times in count.items():
+        for cls, n in node_cost(g, example[key]).items():
+            total[cls] += n * times
     return total
 
 
