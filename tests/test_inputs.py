@@ -149,3 +149,39 @@ def test_compile_time_errors_name_the_problem():
 
 def _bad_annotation(x, y: int):
     return x * y
+
+
+@pg.compile
+def ieee(x, y):
+    return pg.sqrt(x) * y + 1.0 / x, pg.log(x) - y, pg.where(x > y, x, y)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_nan_and_inf_propagate_as_ieee_says(backend):
+    k = ieee.with_backend(backend)
+    x = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, -1.0, 2.0, 1e-320])
+    y = np.array([1.0, np.nan, 2.0, np.inf, 1.0, 3.0, -np.inf, 1.0])
+    with np.errstate(all="ignore"):
+        expected = (np.sqrt(x) * y + 1.0 / x, np.log(x) - y, np.where(x > y, x, y))
+    for got, want in zip(k(x, y), expected, strict=True):
+        np.testing.assert_array_equal(got, want)       # NaN == NaN here, signs of inf too
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("n", [0, 1])
+def test_empty_and_single_event_batches(backend, n):
+    outs = ieee.with_backend(backend)(np.ones(n), np.ones(n))
+    assert all(o.shape == (n,) for o in outs)
+    if n:
+        assert [float(o[0]) for o in outs] == [2.0, -1.0, 1.0]
+
+
+def test_outputs_are_allocated_once_and_out_is_used_as_given(rng):
+    """A big batch costs one allocation per output and no copies of the inputs; with out=
+    the caller's arrays are written and returned."""
+    k = strided_kernel.with_backend("numba")
+    x, p, m = rng.normal(size=1000), rng.normal(size=(1000, 4)), rng.normal(size=(1000, 2, 2))
+    out = (np.empty(1000), np.empty((1000, 2, 2)))
+    val, m_out = k(x, p, m, out=out)
+    assert val is out[0] and m_out is out[1]
+    assert_close(val, x * p[:, 0] + p[:, 3] * m[:, 0, 1] - m[:, 1, 0], rtol=1e-14, atol=1e-14)
