@@ -17,6 +17,7 @@ import numpy as np
 from . import cache, cost
 from .backends import printer_for
 from .errors import DTypeError, ShapeError, UnsupportedError
+from .frontend import notes
 from .frontend import structure as structure_mod
 from .graph import Arg, Graph, T
 from .passes import PassRow, optimize
@@ -62,7 +63,8 @@ class Kernel:
                            for o in graph.outputs]
         self._optimized = {} if _optimized is None else _optimized
         self._opt_key = (options.opt_level, options.unsafe, options.simplify,
-                         self._printer.has_fma, self._printer.real_only)
+                         self._printer.has_fma, self._printer.real_only,
+                         self._printer.contracts)
         entry, cache_key = None, None
         if cache.enabled():
             cache_key = cache.key(graph.key(), name, self._cache_options())
@@ -106,7 +108,8 @@ class Kernel:
             start = time.perf_counter()
             graph, rows = optimize(self.input_graph, o.opt_level, unsafe=o.unsafe,
                                    simplify=o.simplify, fma=self._printer.has_fma,
-                                   real_only=self._printer.real_only)
+                                   real_only=self._printer.real_only,
+                                   contracts=self._printer.contracts)
             self._optimized[self._opt_key] = (graph, rows, time.perf_counter() - start)
         return self._optimized[self._opt_key]
 
@@ -125,7 +128,8 @@ class Kernel:
     def to_sympy(self):
         """The optimized graph as SymPy expressions, in the structure of the outputs."""
         from .frontend.sympy_io import to_sympy
-        return to_sympy(self.graph, self.structure, self._symbols)
+        from .passes.contract import scalarize
+        return to_sympy(scalarize(self.graph), self.structure, self._symbols)
 
     def to_dot(self, max_nodes: int = 300) -> str:
         """Graphviz text of the optimized graph (clustered by output above ``max_nodes``)."""
@@ -163,6 +167,7 @@ class Kernel:
         jit = "not yet (first call)" if self._jit_s is None else f"{self._jit_s * 1e3:.1f} ms"
         rows.append(f"frontend {self._frontend_s * 1e3:.1f} ms, passes {self._passes_s * 1e3:.1f}"
                     f" ms, codegen {self._codegen_s * 1e3:.1f} ms, backend compile {jit}")
+        rows += notes.of(self.input_graph)      # what the frontend knows (physgraph.frontend.notes)
         return "\n".join(rows)
 
     # ---- running --------------------------------------------------------------------------
