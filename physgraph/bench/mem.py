@@ -1,0 +1,104 @@
+"""Workloads ``mem-gg_tt`` and ``mem-uu_aaa``: matrix elements of examples/mem/processes.py.
+
+The processes are traced Python functions; their SymPy form (what the peers compile) is the
+kernel's graph before any pass (opt_level 0) turned back into SymPy, with the couplings and
+masses at their defaults.  Events are flat phase-space points from the compiled RAMBO at a
+fixed centre-of-mass energy, beams along z.  The references are independent: the analytic
+formulas for g g -> t t~ (Combridge) and for q q~ -> 3 photons (Berends et al.), in NumPy.
+
+The processes live in the examples directory, so the workloads exist in a source checkout
+(``pip install -e .``) and are simply absent from an installed wheel.
+"""
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import sympy
+
+from .workloads import Arrays, Symbolic, Workload, register
+
+PROCESSES = Path(__file__).resolve().parents[2] / "examples" / "mem" / "processes.py"
+SQRT_S = 1000.0
+
+
+@lru_cache(maxsize=1)
+def processes():
+    spec = importlib.util.spec_from_file_location("physgraph_mem_processes", PROCESSES)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _symbolic(name: str, n: int) -> Symbolic:
+    from .. import compile as pg_compile
+    k = pg_compile(processes().build(name), backend="numpy", opt_level=0)
+    expr = k.to_sympy()
+    defaults = {a.name: a.default for a in k.signature if a.role == "param"}
+    expr = expr.xreplace({s: sympy.Float(defaults[s.name]) for s in expr.free_symbols
+                          if s.name in defaults})
+    by_name = {s.name: s for s in expr.free_symbols}
+    inputs = {f"p{j}": [by_name.get(f"p{j}_{mu}", sympy.Symbol(f"p{j}_{mu}", real=True))
+                        for mu in range(4)] for j in range(1, n + 1)}
+    return Symbolic(inputs=inputs, outputs={"me2": (expr, ())})
+
+
+def _generate(masses: tuple):
+    def generate(n: int, rng: np.random.Generator, dtype: str) -> Arrays:
+        from .. import compile as pg_compile
+        from ..frontend.rambo import rambo_function
+        k = pg_compile(rambo_function(masses), backend="numpy")
+        final = k(rng.uniform(size=(n, 4 * len(masses))), sqrt_s=SQRT_S)[:-1]
+        beams = [np.tile([SQRT_S / 2, 0, 0, SQRT_S / 2], (n, 1)),
+                 np.tile([SQRT_S / 2, 0, 0, -SQRT_S / 2], (n, 1))]
+        return {f"p{j + 1}": np.ascontiguousarray(p, dtype=dtype)
+                for j, p in enumerate([*beams, *final])}
+    return generate
+
+
+def _mdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a[:, 0] * b[:, 0] - (a[:, 1:] * b[:, 1:]).sum(axis=1)
+
+
+def gg_tt_reference(inputs: Arrays) -> list[np.ndarray]:
+    """Combridge's g g -> Q Q~, averaged: g^4 (1/(6 t1 t2) - 3/8)(t1^2 + t2^2 + r - r^2/(4 t1 t2))."""
+    mod = processes()
+    p1, p2, p3, p4 = (inputs[f"p{j}"].astype(np.float64) for j in range(1, 5))
+    m, s = mod.M_TOP, _mdot(p1 + p2, p1 + p2)
+    t1 = (m * m - _mdot(p1 - p3, p1 - p3)) / s
+    t2 = (m * m - _mdot(p1 - p4, p1 - p4)) / s
+    rho = 4 * m * m / s
+    g4 = (4 * math.pi * mod.ALPHA_S) ** 2
+    return [g4 * (1 / (6 * t1 * t2) - 3 / 8) * (t1 * t1 + t2 * t2 + rho - rho * rho / (4 * t1 * t2))]
+
+
+def uu_aaa_reference(inputs: Arrays) -> list[np.ndarray]:
+    """8 e^6 Q^6 N_c (p1.p2) sum_i (p1.k_i)(p2.k_i)((p1.k_i)^2 + (p2.k_i)^2) / prod_j (p1.k_j)(p2.k_j),
+    averaged over 4 spins and 9 colours, over 3! for the identical photons."""
+    mod = processes()
+    p1, p2, *ks = (inputs[f"p{j}"].astype(np.float64) for j in range(1, 6))
+    a = [_mdot(p1, k) for k in ks]
+    b = [_mdot(p2, k) for k in ks]
+    num = sum(x * y * (x * x + y * y) for x, y in zip(a, b))
+    den = np.prod([x * y for x, y in zip(a, b)], axis=0)
+    e2 = 4 * math.pi * mod.ALPHA
+    return [8 * e2**3 * (2 / 3) ** 6 * 3 * _mdot(p1, p2) * num / den / (4 * 9 * 6)]
+
+
+if PROCESSES.exists():
+    register(Workload(
+        name="mem-gg_tt", description="g g -> t t~ |M|^2, 3 diagrams, 16 helicities (HELAS DSL)",
+        build=lambda: _symbolic("gg_tt", 4), generate=_generate((173.0, 173.0)),
+        reference=gg_tt_reference, default_events=200_000,
+        note="SymPy form has ~4*10^5 operations: lambdify takes ~20 s to compile it"))
+
+    register(Workload(
+        name="mem-uu_aaa", description="u u~ -> 3 photons |M|^2, 6 diagrams, 32 helicities",
+        build=lambda: _symbolic("uu_aaa", 5), generate=_generate((0.0, 0.0, 0.0)),
+        reference=uu_aaa_reference, default_events=200_000,
+        note="lambdify takes about a minute to compile its SymPy form"))
