@@ -204,11 +204,11 @@ def _slash(v: Sequence) -> tuple:
 
 
 def _terms(pairs) -> object:
-    """sum of x * y over pairs, skipping Python zeros so that no node multiplies by them."""
+    """sum of x * y over pairs, every product written out as ALOHA's routines compute it:
+    structural zeros (a chirality the spinor lacks, gamma matrix blocks) become constant
+    operands, and it is the compiler's folding that removes them, not the frontend."""
     total = 0
     for x, y in pairs:
-        if _is_zero(x) or _is_zero(y):
-            continue
         total = total + x * y
     return total
 
