@@ -196,7 +196,7 @@ def _boost(ps: list[np.ndarray], beta: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-MASSES = {"ee_mumu": (0.0, 0.0), "uu_aa": (0.0, 0.0), "uu_aaa": (0.0,) * 3,
+MASSES = {"ee_mumu": (0.0, 0.0), "uu_mumu": (0.0, 0.0), "uu_aa": (0.0, 0.0), "uu_aaa": (0.0,) * 3,
           "gg_tt": (P.M_TOP,) * 2, "gg_ttg": (P.M_TOP, P.M_TOP, 0.0)}
 
 
@@ -228,3 +228,15 @@ def test_numba_agrees_with_numpy():
 @pytest.mark.parametrize("name", ["uu_aa", "gg_tt", "uu_aaa", "gg_ttg"])
 def test_numba_agrees_with_numpy_large(name):
     _numba_agrees(name, ("float64", "float32"))
+
+
+def test_uu_mumu_resonance_matches_the_vector_exchange_formula():
+    p1, p2 = beams(20, 480.0)
+    p3, p4, c = two_body(20, 480.0)
+    m, w, g = 500.0, 15.0, 0.3
+    s = 480.0**2
+    chi = E2 * (2 / 3) * (-1) / s + g * g / (s - m * m + 1j * m * w)
+    # (1/4) sum |M|^2 = s^2 |chi|^2 (1 + cos^2) per colour; 1/3 from the colour average
+    expected = s * s * abs(chi) ** 2 * (1 + c * c) / 3
+    got = P.compiled("uu_mumu", backend="numpy")(p1, p2, p4, p3, m_zp=m, w_zp=w, g_zp=g)
+    np.testing.assert_allclose(got, expected, rtol=1e-10)

@@ -111,6 +111,29 @@ def make_ee_mumu(beams: str = "z"):
     return ee_mumu
 
 
+# ---- u u~ > mu+ mu- through a photon and a Z' resonance (vector couplings) ------------------
+def make_uu_mumu(beams: str = "z"):
+    b1, b2 = _beam(beams, 0), _beam(beams, 1)
+
+    def uu_mumu(p1: pg.Vec4, p2: pg.Vec4, p3: pg.Vec4, p4: pg.Vec4, alpha: pg.Param = ALPHA,
+                m_zp: pg.Param = 500.0, w_zp: pg.Param = 15.0, g_zp: pg.Param = 0.3):
+        e = _e(alpha)
+        flows = Flows(quark_line())
+
+        def squared(h):
+            w1 = ixxxxx(p1, 0, h[0], +1, b1)         # u
+            w2 = oxxxxx(p2, 0, h[1], -1, b2)         # u~
+            w3 = ixxxxx(p3, 0, h[2], -1)             # mu+
+            w4 = oxxxxx(p4, 0, h[3], +1)             # mu-
+            photon = FFV1P0_3(w1, w2, 2j / 3 * e, 0, 0)
+            zprime = FFV1P0_3(w1, w2, 1j * g_zp, m_zp, w_zp)
+            diagrams = [(FFV1_0(w3, w4, photon, -1j * e), 1, lambda: EYE),
+                        (FFV1_0(w3, w4, zprime, 1j * g_zp), 1, lambda: EYE)]
+            return flows.square(diagrams)
+        return sum_helicities(squared, [HEL] * 4) / (4 * 9)
+    return uu_mumu
+
+
 # ---- u u~ > a a, u u~ > a a a ---------------------------------------------------------------
 def make_uu_aa(beams: str = "z"):
     b1, b2 = _beam(beams, 0), _beam(beams, 1)
@@ -249,7 +272,7 @@ def _chain(select, structure):
 
 
 # ---- the compiled processes -----------------------------------------------------------------
-BUILDERS = {"ee_mumu": make_ee_mumu, "uu_aa": make_uu_aa, "uu_aaa": make_uu_aaa,
+BUILDERS = {"ee_mumu": make_ee_mumu, "uu_mumu": make_uu_mumu, "uu_aa": make_uu_aa, "uu_aaa": make_uu_aaa,
             "gg_tt": make_gg_tt, "gg_ttg": make_gg_ttg}
 
 
