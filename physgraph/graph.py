@@ -68,6 +68,7 @@ class Op(IntEnum):
     IM = 40
     CONJ = 41
     COMPLEX = 42  # re + i * im
+    CONTRACT = 43  # row of a param matrix times a vector: sum_k W[row, k] * args[k]
 
 
 class T(IntEnum):
@@ -91,8 +92,15 @@ _ARITHMETIC = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG, Op.FMA, Op.POWI
 LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
 
 
-def arity(op: Op) -> int:
-    return ARITY.get(op, 2)
+# CONTRACT takes one argument per column of its matrix; its attr is (param position, row).
+# The rows of one matrix with the same arguments are one matrix product over a block of
+# events (see backends/contract.py); everywhere else it is a per-event scalar like any other.
+VARIADIC = frozenset({Op.CONTRACT})
+
+
+def arity(op: Op) -> int | None:
+    """Number of arguments of ``op`` (None: any number)."""
+    return None if op in VARIADIC else ARITY.get(op, 2)
 
 
 def normalize_const(value):
@@ -129,7 +137,7 @@ def const_type(value) -> T:
     return T.COMPLEX if isinstance(value, complex) else T.REAL
 
 
-_RESERVED = re.compile(r"^(t\d+|out\d+|i|n|np|nb|jnp|jax|math|kernel|cuda)$")
+_RESERVED = re.compile(r"^(t\d+|out\d+|i|n|np|nb|jnp|jax|math|kernel|cuda|pg_\w*)$")
 
 
 def identifier(name: str, taken: set) -> str:
@@ -202,7 +210,7 @@ class Graph:
         found = self._index.get(key)
         if found is not None:
             return found
-        if len(args) != arity(op):
+        if arity(op) is not None and len(args) != arity(op):
             raise ValueError(f"{op.name} takes {arity(op)} arguments, got {len(args)}")
         typ = self._result_type(op, args, attr)
         i = len(self.ops)
@@ -236,6 +244,12 @@ class Graph:
         if op in (Op.INPUT, Op.PARAM):
             return T.REAL
         ts = [self.types[a] for a in args]
+        if op in _ARITHMETIC and T.BOOL not in ts:        # the common case, first
+            return T.COMPLEX if T.COMPLEX in ts else T.REAL
+        if op is Op.CONTRACT:
+            if any(t is not T.REAL for t in ts):
+                raise UnsupportedError("a contraction (network layer) of complex or boolean values")
+            return T.REAL
         if op in _ARITHMETIC and T.BOOL not in ts:
             return max(ts)
         if op is Op.WHERE:
@@ -289,9 +303,15 @@ class Graph:
         """varying[i] == 1 when node i depends on a per-event input (0: per call or constant)."""
         var = bytearray(len(self))
         ops, args = self.ops, self.args
+        inp = Op.INPUT
         for i in range(len(self)):
-            if ops[i] is Op.INPUT or any(var[a] for a in args[i]):
+            if ops[i] is inp:
                 var[i] = 1
+                continue
+            for a in args[i]:
+                if var[a]:
+                    var[i] = 1
+                    break
         return var
 
     def users(self) -> list[int]:
@@ -324,5 +344,9 @@ class Graph:
         if op in (Op.INPUT, Op.PARAM):
             pos, idx = self.attrs[i]
             return self.signature[pos].ident + "".join(f"[{k}]" for k in idx)
+        if op is Op.CONTRACT:
+            pos, row = self.attrs[i]
+            return f"contract({self.signature[pos].ident}[{row}]; " + \
+                ", ".join(f"%{a}" for a in self.args[i]) + ")"
         extra = f", {self.attrs[i]}" if op is Op.POWI else ""
         return f"{op.name.lower()}({', '.join(f'%{a}' for a in self.args[i])}{extra})"

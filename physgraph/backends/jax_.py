@@ -12,6 +12,7 @@ import contextlib
 import numpy as np
 
 from ..graph import Graph, Op
+from .contract import Group, array_product
 from .printer import Printer, _ndindex
 
 
@@ -19,6 +20,13 @@ class JaxPrinter(Printer):
     name = "jax"
     warm = False              # jit compiles per input shape; a zero-event warm-up buys nothing
     functions = {op: "j" + f for op, f in Printer.functions.items()}
+    contracts = True                # layers as jnp.matmul: XLA picks the GEMM
+
+    def product(self, g: Graph, names: list, grp: Group) -> list[str]:
+        return array_product(g, names, grp, "jnp")
+
+    def column(self, grp: Group, column: int) -> str:
+        return f"pg_y{grp.id}[..., {column}]"
 
     def literal(self, value) -> str:
         return super().literal(value).replace("np.", "jnp.")

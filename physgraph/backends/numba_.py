@@ -9,6 +9,7 @@ import threading
 import numba
 
 from ..graph import Graph, Op, T
+from . import blocked
 from .printer import Printer
 from .split import split
 
@@ -43,9 +44,18 @@ class NumbaPrinter(Printer):
     def _print_NOT(self, g, i, args): return f"not {args[0]}"
 
     part_size = 1500       # lines per part function: numba compiles big bodies superlinearly
+    contracts = True       # network layers: blocked event loop around matrix products
+
+    def column(self, grp, column: int) -> str:
+        return f"pg_y{grp.id}[pg_b, {column}]"
+
+    def product(self, g: Graph, names: list, grp) -> list[str]:
+        return []          # blocked.source puts the products between the stages' loops
 
     def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
         self.out_types = out_types or [T.REAL] * len(g.outputs)
+        if Op.CONTRACT in g.ops:
+            return blocked.source(self, g, name)
         preamble, body = self.lines(g)
         params = [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
         if len(body) <= self.part_size:
@@ -77,17 +87,18 @@ class NumbaPrinter(Printer):
         text.append(kernel.split("import numba as nb\n", 1)[1].strip("\n") + "\n")
         return "\n\n".join(text)
 
-    def _load(self, g: Graph, t: int, k: int) -> str:
+    def _load(self, g: Graph, t: int, k: int, slot: str = "s[{}]") -> str:
         if g.types[t] is T.BOOL:
-            return f"t{t} = s[{k}] != 0"
+            return f"t{t} = {slot.format(k)} != 0"
         if g.types[t] is T.COMPLEX:
-            return f"t{t} = complex(s[{k}], s[{k + 1}])"
-        return f"t{t} = s[{k}]"
+            return f"t{t} = complex({slot.format(k)}, {slot.format(k + 1)})"
+        return f"t{t} = {slot.format(k)}"
 
-    def _store_scratch(self, g: Graph, t: int, k: int) -> str:
+    def _store_scratch(self, g: Graph, t: int, k: int, slot: str = "s[{}]") -> str:
         if g.types[t] is T.COMPLEX:
-            return f"s[{k}] = t{t}.real\n{self.indent}s[{k + 1}] = t{t}.imag"
-        return f"s[{k}] = t{t}"
+            return (f"{slot.format(k)} = t{t}.real\n{self.indent}"
+                    f"{slot.format(k + 1)} = t{t}.imag")
+        return f"{slot.format(k)} = t{t}"
 
     def template(self, name, header, params, preamble, body) -> str:
         ind = self.indent

@@ -4,11 +4,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph import Graph, Op
+from .contract import Group, array_product
 from .printer import Printer
 
 
 class NumpyPrinter(Printer):
     name = "numpy"
+    contracts = True
+
+    def product(self, g: Graph, names: list, grp: Group) -> list[str]:
+        return array_product(g, names, grp, "np", f".astype(np.{self.dtype}, copy=False)")
 
     def read(self, g: Graph, i: int) -> str:
         pos, idx = g.attrs[i]

@@ -14,7 +14,9 @@ from itertools import count
 import numpy as np
 
 from .. import cost
+from ..errors import UnsupportedError
 from ..graph import Graph, Op, T
+from . import contract
 
 _loaded = count()
 
@@ -94,21 +96,37 @@ class Printer:
     def lines(self, g: Graph) -> tuple[list[str], list[str]]:
         """(per-call preamble, per-event body) in SSA form.  Each output element is written
         right after its value is computed, so temporaries die young."""
+        preamble, bodies = self.staged_lines(g)
+        return preamble, bodies[0]
+
+    def staged_lines(self, g: Graph, stage=None, nstages: int = 1) -> tuple[list, list]:
+        """(preamble, one body per stage): ``stage[i]`` is the event loop that computes
+        per-event node i (all in one loop when ``stage`` is None); per-call nodes go to the
+        preamble, output writes of inputs and per-call values to the last loop."""
         live, var = g.live(), g.varying()
+        members = contract.groups(g, live, var)
         writes: dict[int, list] = {}
         for k, o in enumerate(g.outputs):
             for index, node in zip(_ndindex(o.shape), o.nodes):
                 writes.setdefault(node, []).append((self.write(f"out{k}", index), k))
         names: list = [None] * len(g)
-        preamble, body = [], []
+        preamble, bodies = [], [[] for _ in range(nstages)]
+        products: set = set()
         for i in range(len(g)):
             if not live[i]:
                 continue
             op = g.ops[i]
+            body = bodies[stage[i] if stage is not None and var[i] else -1]
             if op is Op.CONST:
                 names[i] = self.literal(g.attrs[i])
             elif op in (Op.INPUT, Op.PARAM):
                 names[i] = self.read(g, i)
+            elif i in members:
+                grp, column = members[i]
+                if grp.id not in products:
+                    products.add(grp.id)
+                    body += self.product(g, names, grp)
+                names[i] = self.column(grp, column)
             else:
                 names[i] = f"t{i}"
                 line = self.assign(g, i, self.expr(g, i, names))
@@ -119,8 +137,21 @@ class Printer:
                     body += self.store(g, i, target, names, k)
         for node, targets in writes.items():       # outputs that are per call or inputs
             for target, k in targets:
-                body += self.store(g, node, target, names, k)
-        return preamble, body
+                bodies[-1] += self.store(g, node, target, names, k)
+        return preamble, bodies
+
+    # contractions (network layers): printers that run them set ``contracts``; for the
+    # others the pipeline expands them into scalar sums first (passes/contract.py)
+    contracts = False
+
+    def product(self, g: Graph, names: list, grp: "contract.Group") -> list[str]:
+        """Lines computing the matrix product ``pg_y<id>`` of a group of contractions."""
+        raise UnsupportedError(f"the {self.name} backend runs no matrix products; "
+                               "contractions are expanded for it by the pipeline")
+
+    def column(self, grp: "contract.Group", column: int) -> str:
+        """Source text of one contraction: a column of its group's product."""
+        return f"pg_y{grp.id}[:, {column}]"
 
     def assign(self, g: Graph, i: int, expr: str) -> str | None:
         """The SSA line that defines node i (None: the node needs no line of its own)."""

@@ -73,7 +73,7 @@ def _is(g: Graph, i: int, value) -> bool:
 
 def fold_rule(unsafe: bool = False):
     def rule(g: Graph, op: Op, args: tuple, attr) -> int:
-        if op in LEAVES:
+        if op in LEAVES or op is Op.CONTRACT:     # a contraction reads a param matrix
             return g.node(op, args, attr)
         consts = [_const(g, a) for a in args]
         if all(c is not None for c in consts) and op is not Op.WHERE:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .. import cost
 from ..graph import Graph
+from .contract import has_contractions, lower_contract
 from .dce import dce
 from .fma import fma
 from .fold import fold
@@ -18,7 +19,9 @@ from .strength import strength
 # opt level -> passes in order; each is graph -> graph and takes the pipeline's options
 # (unsafe: allow x - x -> 0 and x / x -> 1; fma: the backend has a fused multiply-add;
 #  simplify: seconds of SymPy cancel/factor on small regions, 0 = off;
-#  real_only: the backend needs complex arithmetic lowered even at opt levels 0 and 1)
+#  real_only: the backend needs complex arithmetic lowered even at opt levels 0 and 1;
+#  contracts: the backend runs network contractions as matrix products, else they are
+#  expanded first; per-call ones are expanded first and again last, after folding)
 LEVELS = {
     0: [],
     1: [fold, dce],
@@ -52,6 +55,8 @@ def optimize(g: Graph, opt_level: int = 2, **options) -> tuple[Graph, list[PassR
     passes = LEVELS[opt_level]
     if options.get("real_only") and lower_complex not in passes:
         passes = [lower_complex, *passes]       # the backend has no complex type
+    if has_contractions(g):
+        passes = [lower_contract, *passes, lower_contract]
     for p in passes:
         start = time.perf_counter()
         g = p(g, **options)
