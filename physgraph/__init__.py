@@ -5,6 +5,7 @@ computation graph and emits one fused kernel batched over events.
 """
 from .api import compile
 from .errors import DTypeError, PhysgraphError, ShapeError, TraceError, UnsupportedError
+from .frontend import nn
 from .frontend.argtype import Param
 from .frontend.diff import grad, jacobian
 from .frontend.linalg import Mat, Sym, Vec
@@ -23,5 +24,5 @@ __all__ = [
     "TraceError", "Param", "Sym", "Vec", "Vec4", "Mat", "Scalar", "dot", "m2", "pt", "eta",
     "phi", "sqrt", "rsqrt", "exp", "log", "sin", "cos", "tan", "asin", "acos", "atan", "atan2",
     "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "abs", "conj", "re", "im", "minimum",
-    "maximum", "where", "I", "jacobian", "grad", "Seq", "scan",
+    "maximum", "where", "I", "nn", "jacobian", "grad", "Seq", "scan",
 ]

@@ -93,6 +93,12 @@ class Kernel:
         self._routes: dict = {}
         self._lock = threading.Lock()
 
+    def __reduce__(self):
+        # pickled as its graph and options (Dask ships kernels to workers); the receiving
+        # process optimizes again and compiles on first call (both hit the on-disk cache)
+        return (Kernel, (self.input_graph, self.structure, self.name, self.options,
+                         self._symbols, self._frontend_s))
+
     def __repr__(self) -> str:
         args = ", ".join(a.name for a in self.input_graph.signature)
         return (f"<physgraph.Kernel {self.name}({args}) backend={self.options.backend} "
@@ -209,6 +215,9 @@ class Kernel:
         return np.dtype(self.options.dtype).type
 
     def __call__(self, *args, out=None, **kwargs):
+        framework = _framework(args, kwargs)
+        if framework is not None:          # awkward or dask arrays: physgraph.interop
+            return framework(self, args, kwargs, out)
         values = self._bind(args, kwargs)
         device = _device_backend(values)
         if device is not None and device != self.options.backend:
@@ -265,14 +274,16 @@ class Kernel:
     def as_jax(self):
         """A pure JAX function of the same arguments, for use inside jax.jit, vmap and grad.
 
-        It takes (N, ...) or single-event arrays; float64 needs JAX's x64 mode enabled."""
-        k = self if self.options.backend == "jax" else self.with_backend("jax")
-        fn = k._function()
+        It takes (N, ...) or single-event arrays; float64 needs JAX's x64 mode enabled.
+        Derivatives come from physgraph's own forward-mode kernel (a ``jax.custom_jvp``)."""
+        from .interop.jax_ import as_jax
+        return as_jax(self)
 
-        def jax_function(*args, **kwargs):
-            return structure_mod.unflatten(k.structure, list(fn(*k._bind(args, kwargs))))
-        jax_function.__name__ = self.name
-        return jax_function
+    def as_torch(self):
+        """The kernel as a function of CPU torch tensors with autograd support (backward
+        runs the compiled vector-Jacobian-product kernel); see ``physgraph.interop.torch_``."""
+        from .interop.torch_ import as_torch
+        return as_torch(self)
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
         sig = self.input_graph.signature
@@ -374,6 +385,20 @@ def _check_shape(shape: tuple, arg: Arg) -> None:
             not (len(shape) == 0 and not arg.shape):
         per_event = "(N, " + ", ".join(map(str, arg.shape)) + ")" if arg.shape else "(N,)"
         raise ShapeError(f"argument {arg.name!r} must have shape {per_event}, got {shape}")
+
+
+def _framework(args: tuple, kwargs: dict):
+    """The interop call for awkward or dask arrays among the arguments (None: neither);
+    checked by module name, so neither package is imported unless it is in use."""
+    for v in (*args, *kwargs.values()):
+        module = type(v).__module__
+        if any(c.__module__.startswith("awkward") for c in type(v).__mro__):   # vector's too
+            from .interop.awkward_ import call
+            return call
+        if module.startswith("dask"):
+            from .interop.dask_ import call
+            return call
+    return None
 
 
 def _device_backend(values: list):

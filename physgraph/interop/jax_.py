@@ -1,0 +1,34 @@
+"""JAX: a kernel as a pure JAX function whose derivatives are physgraph's own.
+
+The primal runs the jax backend's generated ``jnp`` code; its JVP is the jax kernel of
+``autodiff.jvp_graph`` (a ``jax.custom_jvp`` rule), which JAX transposes for reverse mode,
+so ``jax.grad`` works too.  Per-event inputs are differentiated; params are per-call
+constants and get zero tangents from physgraph.
+"""
+from __future__ import annotations
+
+from ..autodiff import jvp_graph
+from ..frontend import structure as structure_mod
+from .derived import derived
+
+
+def as_jax(k):
+    import jax
+    kj = k if k.options.backend == "jax" else k.with_backend("jax")
+    fn = kj._function()
+    sig = kj.input_graph.signature
+    inputs = [p for p, a in enumerate(sig) if a.role == "input"]
+
+    @jax.custom_jvp
+    def flat(*values):
+        return tuple(fn(*values))
+
+    @flat.defjvp
+    def flat_jvp(primals, tangents):
+        jvp = derived(kj, jvp_graph, "jvp")._function()
+        return flat(*primals), tuple(jvp(*primals, *(tangents[p] for p in inputs)))
+
+    def jax_function(*args, **kwargs):
+        return structure_mod.unflatten(kj.structure, list(flat(*kj._bind(args, kwargs))))
+    jax_function.__name__ = k.name
+    return jax_function
