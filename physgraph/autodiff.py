@@ -51,12 +51,20 @@ class Builder:
     def is_zero(self, n) -> bool:
         return n is None or self._value(n) == 0
 
+    def _fold(self, fn, a, b):
+        """fn on two known real constants as a new constant, else None."""
+        va, vb = self._value(a), self._value(b)
+        if va is None or vb is None or isinstance(va, complex) or isinstance(vb, complex):
+            return None
+        return self.const(fn(va, vb))
+
     def add(self, a, b):
         if self.is_zero(a):
             return b
         if self.is_zero(b):
             return a
-        return self.g.node(Op.ADD, (a, b))
+        folded = self._fold(lambda x, y: x + y, a, b)
+        return self.g.node(Op.ADD, (a, b)) if folded is None else folded
 
     def sub(self, a, b):
         if self.is_zero(b):
@@ -68,7 +76,8 @@ class Builder:
     def neg(self, a):
         if self.is_zero(a):
             return None
-        return self.g.node(Op.NEG, (a,))
+        v = self._value(a)
+        return self.g.node(Op.NEG, (a,)) if v is None else self.const(-v)
 
     def mul(self, a, b):
         if self.is_zero(a) or self.is_zero(b):
@@ -79,7 +88,8 @@ class Builder:
                 return y
             if v == -1:
                 return self.neg(y)
-        return self.g.node(Op.MUL, (a, b))
+        folded = self._fold(lambda x, y: x * y, a, b)
+        return self.g.node(Op.MUL, (a, b)) if folded is None else folded
 
     def div(self, a, b):
         if self.is_zero(a):
@@ -321,6 +331,45 @@ def reverse(g: Graph, cotangents: dict[int, int], wrt: list[int]) -> list[int | 
                 if x >= lo and active[x - lo]:
                     accumulate(x, b.mul(ct, b.conj(PARTIALS[op](b, i, a, k))))
     return [adjoint.get(n) for n in wrt]
+
+
+# ---- evaluating at known values -----------------------------------------------------------
+_FOLDING = {Op.ADD: Builder.add, Op.SUB: Builder.sub, Op.MUL: Builder.mul, Op.DIV: Builder.div}
+
+
+def substitute(g: Graph, nodes: list[int], values: dict[int, object]) -> list[int]:
+    """``nodes`` with the nodes in ``values`` replaced by those constants, folding whatever
+    becomes constant (and x * 0, x * 1, x + 0) as it goes: one walk in creation order.
+
+    Derivatives at a point the tracer knows (a state whose slope is still exactly zero)
+    come back as numbers this way, so the matrices built from them keep known entries.
+    """
+    from .passes.fold import evaluate     # the fold pass's arithmetic: same IEEE semantics
+    b = Builder(g)
+    if not values or not nodes:
+        return list(nodes)
+    new: dict[int, int] = {n: g.const(v) for n, v in values.items()}
+    ops, args, attrs = g.ops, g.args, g.attrs
+    for i in range(min(values), max(nodes) + 1):
+        a = args[i]
+        if i in values or not any(x in new for x in a):
+            continue
+        a = [new.get(x, x) for x in a]
+        op = ops[i]
+        if all(ops[x] is Op.CONST for x in a):
+            new[i] = g.const(evaluate(op, [attrs[x] for x in a], attrs[i]))
+        elif op in _FOLDING:
+            folded = _FOLDING[op](b, *a)
+            new[i] = g.const(0) if folded is None else folded
+        else:
+            new[i] = g.node(op, tuple(a), attrs[i])
+    return [new.get(n, n) for n in nodes]
+
+
+def placeholder(g: Graph) -> int:
+    """A fresh real leaf that stands for a known value while differentiating; it must be
+    ``substitute``-d away before the graph is compiled (it reads no kernel argument)."""
+    return g.node(Op.PARAM, (), ("placeholder", len(g)))
 
 
 # ---- graph -> graph transforms -------------------------------------------------------------

@@ -13,7 +13,7 @@ from typing import Callable
 
 from .. import autodiff
 from ..errors import TraceError
-from ..graph import Graph
+from ..graph import Graph, Op
 from .linalg import Mat, Vec
 from .scalar import Scalar
 
@@ -45,7 +45,13 @@ def _node(g: Graph, v) -> int | None:
 
 
 def _scalar(g: Graph, n: int | None):
-    return 0 if n is None else Scalar(g, n)
+    """A derivative element; a constant one comes back as a plain number, so linalg sees
+    the Jacobian's known zeros, ones and constants and builds no node for them."""
+    if n is None:
+        return 0
+    if g.ops[n] is Op.CONST:
+        return g.attrs[n]
+    return Scalar(g, n)
 
 
 def jacobian(f: Callable, x, mode: str = "auto"):
@@ -54,31 +60,30 @@ def jacobian(f: Callable, x, mode: str = "auto"):
 
     ``mode``: "forward" (one walk per element of x), "reverse" (one walk per element of
     f(x)) or "auto" (the fewer walks).  Both give the same nodes up to summation order.
+    Elements of x that are plain numbers are differentiated at that value, and the
+    derivatives that become known there come back as plain numbers.
     """
+    if mode not in ("forward", "reverse", "auto"):
+        raise ValueError(f"mode must be 'forward', 'reverse' or 'auto', got {mode!r}")
     xs, x_vec = _elements(x)
-    ys, y_vec = _elements(f(x))
-    g = _graph(xs + ys)
+    g = _graph(xs if any(isinstance(v, Scalar) for v in xs) else _elements(f(x))[0])
+    known = {}
+    for k, v in enumerate(xs):
+        if not isinstance(v, Scalar):
+            known[k] = v
+            xs[k] = Scalar(g, autodiff.placeholder(g))
+    ys, y_vec = _elements(f(Vec(xs) if x_vec else xs[0]))
     wrt = [_node(g, v) for v in xs]
     outs = [_node(g, v) for v in ys]
     if mode == "auto":
         mode = "forward" if len(xs) <= len(ys) else "reverse"
-    if mode not in ("forward", "reverse"):
-        raise ValueError(f"mode must be 'forward', 'reverse' or 'auto', got {mode!r}")
-    one = g.const(1)
-    rows = [[None] * len(xs) for _ in ys]
-    live_outs = [(r, n) for r, n in enumerate(outs) if n is not None]
-    live_wrt = [(c, n) for c, n in enumerate(wrt) if n is not None]
-    if mode == "forward":
-        for c, n in live_wrt:
-            seeds = {m: None for _, m in live_wrt} | {n: one}     # the other x's are cuts
-            column = autodiff.forward(g, seeds, [o for _, o in live_outs])
-            for (r, _), d in zip(live_outs, column):
-                rows[r][c] = d
-    else:
-        for r, o in live_outs:
-            row = autodiff.reverse(g, {o: one}, [n for _, n in live_wrt])
-            for (c, _), d in zip(live_wrt, row):
-                rows[r][c] = d
+    rows = _derivatives(g, wrt, outs, mode)
+    if known:
+        values = {wrt[k]: v for k, v in known.items()}
+        flat = autodiff.substitute(g, [d for row in rows for d in row if d is not None],
+                                   values)
+        it = iter(flat)
+        rows = [[None if d is None else next(it) for d in row] for row in rows]
     table = [[_scalar(g, d) for d in row] for row in rows]
     if x_vec and y_vec:
         return Mat(table)
@@ -87,6 +92,25 @@ def jacobian(f: Callable, x, mode: str = "auto"):
     if y_vec:
         return Vec([row[0] for row in table])
     return table[0][0]
+
+
+def _derivatives(g: Graph, wrt: list, outs: list, mode: str) -> list[list]:
+    """rows[r][c] = d outs[r] / d wrt[c] as a node, None for zero (a None in outs is a
+    constant output)."""
+    one = g.const(1)
+    rows = [[None] * len(wrt) for _ in outs]
+    live_outs = [(r, n) for r, n in enumerate(outs) if n is not None]
+    if mode == "forward":
+        for c, n in enumerate(wrt):
+            seeds = {m: None for m in wrt} | {n: one}          # the other x's are cuts
+            column = autodiff.forward(g, seeds, [o for _, o in live_outs])
+            for (r, _), d in zip(live_outs, column):
+                rows[r][c] = d
+    else:
+        for r, o in live_outs:
+            for c, d in enumerate(autodiff.reverse(g, {o: one}, wrt)):
+                rows[r][c] = d
+    return rows
 
 
 def grad(f: Callable, x):

@@ -193,6 +193,7 @@ _UFUNCS = {
     "absolute": abs, "conjugate": conj, "minimum": minimum, "maximum": maximum,
     "add": lambda a, b: a + b, "subtract": lambda a, b: a - b,
     "multiply": lambda a, b: a * b, "true_divide": lambda a, b: a / b,
+    "divide": lambda a, b: a / b,        # numpy 2's name of true_divide
     "negative": lambda a: -a, "square": lambda a: a * a, "power": lambda a, b: a ** b,
     "reciprocal": lambda a: 1 / a,
 }
