@@ -144,3 +144,19 @@ def test_boost_preserves_invariants_and_composes_to_rest_frame():
     np.testing.assert_allclose(np.einsum("ni,ij,nj->n", a, METRIC, a), 9.0, rtol=1e-9)
     np.testing.assert_allclose(np.einsum("ni,ij,nj->n", a, METRIC, b),
                                np.einsum("ni,ij,nj->n", p, METRIC, q), rtol=1e-9)
+
+
+def test_linear_polarizations_span_the_helicity_ones():
+    p = _momenta(4, 0.0)
+    for nsv in (-1, 1):
+        eps = {h: _wavefunctions(helas.vxxxxx, 0.0, h, nsv, p) for h in (-1, 1)}
+        lin = np.stack([_wavefunctions(lambda q, m, pol, ns: helas.vlinear(q, pol, ns),
+                                       0.0, pol, nsv, p) for pol in (1, 2)], axis=1)
+        assert np.all(lin.imag == 0)                      # real vectors
+        lin = lin.real
+        for k in range(len(p)):
+            np.testing.assert_allclose(lin[k] @ METRIC @ lin[k].T, -np.eye(2), atol=1e-12)
+            np.testing.assert_allclose(lin[k] @ METRIC @ p[k], 0, atol=1e-9 * p[k, 0])
+            helicity_sum = sum(np.outer(e[k], e[k].conj()) for e in eps.values())
+            np.testing.assert_allclose(lin[k].T @ lin[k], helicity_sum.real, atol=1e-12)
+            np.testing.assert_allclose(helicity_sum.imag, 0, atol=1e-12)

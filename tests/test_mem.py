@@ -240,3 +240,11 @@ def test_uu_mumu_resonance_matches_the_vector_exchange_formula():
     expected = s * s * abs(chi) ** 2 * (1 + c * c) / 3
     got = P.compiled("uu_mumu", backend="numpy")(p1, p2, p4, p3, m_zp=m, w_zp=w, g_zp=g)
     np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("name", ["uu_aa", "uu_aaa", "gg_tt", "gg_ttg"])
+def test_linear_and_helicity_polarization_bases_agree(name):
+    ps = events(3, MASSES[name])
+    by_helicity = pg.compile(P.build(name, basis="helicity"), backend="numpy", opt_level=0)(*ps)
+    linear = pg.compile(P.build(name, basis="linear"), backend="numpy", opt_level=0)(*ps)
+    np.testing.assert_allclose(linear, by_helicity, rtol=1e-12)

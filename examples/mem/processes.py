@@ -27,7 +27,7 @@ import physgraph as pg
 from physgraph.frontend.color import F_PHASE, ColourBasis, comm
 from physgraph.frontend.helas import (FFV1_0, FFV1_1, FFV1_2, FFV1P0_3, VVV1P0_1, VVVV1P0_1,
                                       VVVV3P0_1, VVVV4P0_1, ixxxxx, oxxxxx, sum_helicities,
-                                      vxxxxx)
+                                      vlinear, vxxxxx)
 
 ALPHA = 1 / 132.507
 ALPHA_S = 0.118
@@ -40,11 +40,27 @@ def _e(alpha):
     return pg.sqrt(4 * math.pi * alpha)
 
 
+def _vector(basis: str):
+    """(wavefunction of a massless vector boson, its polarization labels) in ``basis``:
+    "helicity" (MadGraph's vxxxxx) or "linear" (real vectors: same summed |M|^2, fewer
+    operations)."""
+    if basis == "helicity":
+        return (lambda p, pol, nsv, beam=0: vxxxxx(p, 0, pol, nsv, beam)), HEL
+    if basis == "linear":
+        return vlinear, (1, 2)
+    raise ValueError(f"basis must be 'helicity' or 'linear', got {basis!r}")
+
+
 def _beam(beams: str, k: int) -> int:
     """beam= of incoming particle k (0 or 1)."""
     if beams not in ("z", "any"):
         raise ValueError(f"beams must be 'z' or 'any', got {beams!r}")
     return (1, -1)[k] if beams == "z" else 0
+
+
+def _label(basis: str) -> str:
+    return "helicities" if basis == "helicity" else \
+        "helicities (massless vector bosons: linear polarizations 1, 2)"
 
 
 # ---- colour bases (exact, computed once) ------------------------------------------------------
@@ -135,8 +151,9 @@ def make_uu_mumu(beams: str = "z"):
 
 
 # ---- u u~ > a a, u u~ > a a a ---------------------------------------------------------------
-def make_uu_aa(beams: str = "z"):
+def make_uu_aa(beams: str = "z", basis: str = "linear"):
     b1, b2 = _beam(beams, 0), _beam(beams, 1)
+    vector, pols = _vector(basis)
 
     def uu_aa(p1: pg.Vec4, p2: pg.Vec4, p3: pg.Vec4, p4: pg.Vec4, alpha: pg.Param = ALPHA):
         GC_2 = 2j / 3 * _e(alpha)                    # i e Q, Q = 2/3
@@ -145,14 +162,15 @@ def make_uu_aa(beams: str = "z"):
         def squared(h):
             w1 = ixxxxx(p1, 0, h[0], +1, b1)         # u
             w2 = oxxxxx(p2, 0, h[1], -1, b2)         # u~
-            photons = [vxxxxx(p, 0, hk, +1) for p, hk in zip((p3, p4), h[2:])]
+            photons = [vector(p, hk, +1) for p, hk in zip((p3, p4), h[2:])]
             return flows.square(quark_photons_diagrams(w1, w2, photons, GC_2))
-        return sum_helicities(squared, [HEL] * 4) / (4 * 9 * 2)
+        return sum_helicities(squared, [HEL, HEL, pols, pols], _label(basis)) / (4 * 9 * 2)
     return uu_aa
 
 
-def make_uu_aaa(beams: str = "z"):
+def make_uu_aaa(beams: str = "z", basis: str = "linear"):
     b1, b2 = _beam(beams, 0), _beam(beams, 1)
+    vector, pols = _vector(basis)
 
     def uu_aaa(p1: pg.Vec4, p2: pg.Vec4, p3: pg.Vec4, p4: pg.Vec4, p5: pg.Vec4,
                alpha: pg.Param = ALPHA):
@@ -162,9 +180,9 @@ def make_uu_aaa(beams: str = "z"):
         def squared(h):
             w1 = ixxxxx(p1, 0, h[0], +1, b1)
             w2 = oxxxxx(p2, 0, h[1], -1, b2)
-            photons = [vxxxxx(p, 0, hk, +1) for p, hk in zip((p3, p4, p5), h[2:])]
+            photons = [vector(p, hk, +1) for p, hk in zip((p3, p4, p5), h[2:])]
             return flows.square(quark_photons_diagrams(w1, w2, photons, GC_2))
-        return sum_helicities(squared, [HEL] * 5) / (4 * 9 * 6)
+        return sum_helicities(squared, [HEL, HEL, pols, pols, pols], _label(basis)) / (4 * 9 * 6)
     return uu_aaa
 
 
@@ -180,8 +198,9 @@ def quark_photons_diagrams(w1, w2, photons: list, coup) -> list:
 
 
 # ---- g g > t t~ -----------------------------------------------------------------------------
-def make_gg_tt(beams: str = "z"):
+def make_gg_tt(beams: str = "z", basis: str = "helicity"):      # here fewer flops than linear
     b1, b2 = _beam(beams, 0), _beam(beams, 1)
+    vector, pols = _vector(basis)
 
     def gg_tt(p1: pg.Vec4, p2: pg.Vec4, p3: pg.Vec4, p4: pg.Vec4, alpha_s: pg.Param = ALPHA_S,
               m_t: pg.Param = M_TOP, w_t: pg.Param = 0.0):
@@ -190,12 +209,12 @@ def make_gg_tt(beams: str = "z"):
         flows = Flows(two_gluons())
 
         def squared(h):
-            w1 = vxxxxx(p1, 0, h[0], -1, b1)
-            w2 = vxxxxx(p2, 0, h[1], -1, b2)
+            w1 = vector(p1, h[0], -1, b1)
+            w2 = vector(p2, h[1], -1, b2)
             w3 = oxxxxx(p3, m_t, h[2], +1)           # t
             w4 = ixxxxx(p4, m_t, h[3], -1)           # t~
             return flows.square(gg_tt_diagrams(w1, w2, w3, w4, GC_10, GC_11, m_t, w_t))
-        return sum_helicities(squared, [HEL] * 4) / (4 * 64)
+        return sum_helicities(squared, [pols, pols, HEL, HEL], _label(basis)) / (4 * 64)
     return gg_tt
 
 
@@ -209,8 +228,9 @@ def gg_tt_diagrams(w1, w2, w3, w4, GC_10, GC_11, m_t, w_t) -> list:
 
 
 # ---- g g > t t~ g ---------------------------------------------------------------------------
-def make_gg_ttg(beams: str = "z"):
+def make_gg_ttg(beams: str = "z", basis: str = "linear"):
     b1, b2 = _beam(beams, 0), _beam(beams, 1)
+    vector, pols = _vector(basis)
 
     def gg_ttg(p1: pg.Vec4, p2: pg.Vec4, p3: pg.Vec4, p4: pg.Vec4, p5: pg.Vec4,
                alpha_s: pg.Param = ALPHA_S, m_t: pg.Param = M_TOP, w_t: pg.Param = 0.0):
@@ -219,12 +239,11 @@ def make_gg_ttg(beams: str = "z"):
         flows = Flows(three_gluons())
 
         def squared(h):
-            g = [vxxxxx(p1, 0, h[0], -1, b1), vxxxxx(p2, 0, h[1], -1, b2),
-                 vxxxxx(p5, 0, h[4], +1)]
+            g = [vector(p1, h[0], -1, b1), vector(p2, h[1], -1, b2), vector(p5, h[4], +1)]
             t = oxxxxx(p3, m_t, h[2], +1)
             tb = ixxxxx(p4, m_t, h[3], -1)
             return flows.square(gg_ttg_diagrams(g, t, tb, GC_10, GC_11, GC_12, m_t, w_t))
-        return sum_helicities(squared, [HEL] * 5) / (4 * 64)
+        return sum_helicities(squared, [pols, pols, HEL, HEL, pols], _label(basis)) / (4 * 64)
     return gg_ttg
 
 
@@ -276,15 +295,17 @@ BUILDERS = {"ee_mumu": make_ee_mumu, "uu_mumu": make_uu_mumu, "uu_aa": make_uu_a
             "gg_tt": make_gg_tt, "gg_ttg": make_gg_ttg}
 
 
-def build(name: str, beams: str = "z"):
-    """The traced function of process ``name``, to pass to ``pg.compile``."""
-    return BUILDERS[name](beams)
+def build(name: str, beams: str = "z", basis: str | None = None):
+    """The traced function of process ``name``, to pass to ``pg.compile``; ``basis`` is the
+    polarization basis of external photons and gluons ("helicity" or "linear"; None: the
+    process's default, whichever needs fewer operations)."""
+    return BUILDERS[name](beams) if basis is None else BUILDERS[name](beams, basis)
 
 
 @lru_cache(maxsize=None)
-def compiled(name: str, beams: str = "z", **options) -> pg.Kernel:
+def compiled(name: str, beams: str = "z", basis: str | None = None, **options) -> pg.Kernel:
     """Process ``name`` compiled with ``options`` (cached)."""
-    return pg.compile(build(name, beams), **options)
+    return pg.compile(build(name, beams, basis), **options)
 
 
 def __getattr__(name: str):

@@ -43,9 +43,11 @@ SQH = np.sqrt(0.5)
 
 @dataclass(frozen=True)
 class Wavefunction:
-    """Four complex components (spinor or eps^mu) and the outgoing momentum (E, px, py, pz)."""
+    """Four complex components (spinor or eps^mu) and the outgoing momentum (E, px, py, pz);
+    ``external`` for the wavefunction of an external particle (not an off-shell current)."""
     w: tuple
     p: tuple
+    external: bool = False
 
 
 def _is_zero(x) -> bool:
@@ -123,7 +125,7 @@ def ixxxxx(p: Vec4, mass, nhel: int, nsf: int, beam: int = 0) -> Wavefunction:
     if _is_zero(mass):
         chi1, chi2 = _massless_chi(mom, nhel, nsf, beam, +1)
         w = (0, 0, chi1, chi2) if nhel * nsf == 1 else (chi2, chi1, 0, 0)
-        return Wavefunction(w, out_p)
+        return Wavefunction(w, out_p, True)
     if beam:
         raise ValueError("beam= is for massless incoming particles")
     pp, sfomega, chi, ip, im = _massive_chi(mom, mass, nhel, nsf, +1)
@@ -131,7 +133,7 @@ def ixxxxx(p: Vec4, mass, nhel: int, nsf: int, beam: int = 0) -> Wavefunction:
               sfomega[1] * chi[ip])
     sqm = sc.sqrt(mass)                                       # masses are positive here
     rest = (ip * sqm, im * nsf * sqm, ip * nsf * sqm, im * sqm)
-    return Wavefunction(_at_rest(pp, rest, moving), out_p)
+    return Wavefunction(_at_rest(pp, rest, moving), out_p, True)
 
 
 def oxxxxx(p: Vec4, mass, nhel: int, nsf: int, beam: int = 0) -> Wavefunction:
@@ -143,7 +145,7 @@ def oxxxxx(p: Vec4, mass, nhel: int, nsf: int, beam: int = 0) -> Wavefunction:
     if _is_zero(mass):
         chi1, chi2 = _massless_chi(mom, nhel, nsf, beam, -1)
         w = (chi1, chi2, 0, 0) if nhel * nsf == 1 else (0, 0, chi2, chi1)
-        return Wavefunction(w, out_p)
+        return Wavefunction(w, out_p, True)
     if beam:
         raise ValueError("beam= is for massless incoming particles")
     pp, sfomega, chi, ip, im = _massive_chi(mom, mass, nhel, nsf, -1)
@@ -153,7 +155,7 @@ def oxxxxx(p: Vec4, mass, nhel: int, nsf: int, beam: int = 0) -> Wavefunction:
     a, b = -((1 - nh) // 2) * nhel, (1 + nh) // 2 * nhel      # HELAS's ip, im at rest
     sqm = sc.sqrt(mass)
     rest = (b * sqm, a * nsf * sqm, b * nsf * sqm, a * sqm)
-    return Wavefunction(_at_rest(pp, rest, moving), out_p)
+    return Wavefunction(_at_rest(pp, rest, moving), out_p, True)
 
 
 def vxxxxx(p: Vec4, mass, nhel: int, nsv: int, beam: int = 0) -> Wavefunction:
@@ -167,7 +169,7 @@ def vxxxxx(p: Vec4, mass, nhel: int, nsv: int, beam: int = 0) -> Wavefunction:
     if beam:
         if not massless:
             raise ValueError("beam= is for massless incoming particles")
-        return Wavefunction((0, -hel * SQH, 1j * nsv * beam * SQH, 0), out_p)
+        return Wavefunction((0, -hel * SQH, 1j * nsv * beam * SQH, 0), out_p, True)
     p0, p1, p2, p3 = mom
     pt2 = p1 * p1 + p2 * p2
     sign_pz = sc.where(p3 < 0, -SQH, SQH)
@@ -177,7 +179,7 @@ def vxxxxx(p: Vec4, mass, nhel: int, nsv: int, beam: int = 0) -> Wavefunction:
         pzpt = p3 / (p0 * pt) * (SQH * hel)
         eps1 = sc.where(on_axis, -hel * SQH, -p1 * pzpt - 1j * nsv * SQH * p2 / pt)
         eps2 = sc.where(on_axis, 1j * nsv * sign_pz, -p2 * pzpt + 1j * nsv * SQH * p1 / pt)
-        return Wavefunction((0, eps1, eps2, hel * SQH * pt / p0), out_p)
+        return Wavefunction((0, eps1, eps2, hel * SQH * pt / p0), out_p, True)
     hel0 = 1 - abs(hel)
     nsvahl = nsv * abs(hel)
     pp = sc.minimum(p0, sc.sqrt(pt2 + p3 * p3))
@@ -191,7 +193,28 @@ def vxxxxx(p: Vec4, mass, nhel: int, nsv: int, beam: int = 0) -> Wavefunction:
                     hel0 * p2 * emp - p2 * pzpt + 1j * nsvahl * SQH * p1 / pt)
     moving = (hel0 * pp / mass, eps1, eps2, hel0 * p3 * emp + hel * SQH * pt / pp)
     rest = (0, -hel * SQH, 1j * nsvahl * SQH, hel0)
-    return Wavefunction(_at_rest(pp, rest, moving), out_p)
+    return Wavefunction(_at_rest(pp, rest, moving), out_p, True)
+
+
+def vlinear(p: Vec4, pol: int, nsv: int, beam: int = 0) -> Wavefunction:
+    """Real linear polarization eps_pol (pol 1: in the plane of p and z, pol 2: normal to
+    it) of a massless vector boson, incoming (nsv=-1) or outgoing (nsv=+1).  Summed over pol they give
+    the same unpolarized |M|^2 as the helicity basis; being real, every product with them
+    costs two real multiplications instead of a complex product's six operations."""
+    _check_helicity(pol, (1, 2))
+    mom = _momentum(p, beam)
+    out_p = _scaled(nsv, mom)
+    if beam:
+        return Wavefunction((0, 1, 0, 0) if pol == 1 else (0, 0, 1, 0), out_p, True)
+    p0, p1, p2, p3 = mom
+    pt = sc.sqrt(p1 * p1 + p2 * p2)
+    on_axis = pt == 0
+    if pol == 1:
+        w = (0, sc.where(on_axis, 1.0, p3 * p1 / (p0 * pt)),
+             sc.where(on_axis, 0.0, p3 * p2 / (p0 * pt)), -pt / p0)
+    else:
+        w = (0, sc.where(on_axis, 0.0, -p2 / pt), sc.where(on_axis, 1.0, p1 / pt), 0)
+    return Wavefunction(w, out_p, True)
 
 
 # ---- Dirac algebra on 4-tuples --------------------------------------------------------------
@@ -242,7 +265,14 @@ def _fermion_numerator(q: Sequence, mass) -> tuple:
 
 # ---- fermion-fermion-vector: Gamma(3,2,1) ---------------------------------------------------
 def FFV1_0(F1: Wavefunction, F2: Wavefunction, V3: Wavefunction, coup) -> object:
-    """Vertex amplitude -i coup <F2| gamma.V3 |F1> (F1 flowing in, F2 flowing out)."""
+    """Vertex amplitude -i coup <F2| gamma.V3 |F1> (F1 flowing in, F2 flowing out).
+
+    Between two external spinors it is written as their current <F2| gamma^mu |F1>
+    contracted with V3: a pair of external spinors meets many vector currents (every
+    helicity of every boson attached elsewhere), and hash-consing computes the current once
+    for all of them.  Otherwise the row <F2| gamma.V3 is formed first, as ALOHA does."""
+    if F1.external and F2.external:
+        return -1j * coup * _dot(_current(F2.w, F1.w), V3.w)
     return -1j * coup * _terms(zip(_row_times(F2.w, _slash(V3.w)), F1.w))
 
 
