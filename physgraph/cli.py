@@ -65,17 +65,18 @@ def _add_bench(sub) -> None:
     p.set_defaults(func=_bench, parser=p)
 
 
-def _peer_keys(text: str, parser: argparse.ArgumentParser) -> list[str]:
-    from .bench.peers import PEERS
+def _peer_keys(text: str, parser: argparse.ArgumentParser, workload=None) -> list[str]:
+    from .bench.peers import for_workload
+    known = for_workload(workload)
     if text == "all":
-        return list(PEERS)
+        return list(known)
     if text == "none":
         return []
     keys = _names(text)
-    unknown = [k for k in keys if k not in PEERS]
+    unknown = [k for k in keys if k not in known]
     if unknown:
         parser.error(f"--peers: unknown peer(s) {', '.join(map(repr, unknown))}; known peers: "
-                     f"{', '.join(PEERS)} (or 'all', 'none')")
+                     f"{', '.join(known)} (or 'all', 'none')")
     return keys
 
 
@@ -100,6 +101,8 @@ def _list() -> int:
         print(f"  {name:<16} {w.description} (default {w.default_events:,} events{extra})")
         if w.note:
             print(f"  {'':<16} {w.note}")
+        if w.peers:
+            print(f"  {'':<16} its own peers: {', '.join(p.key for p in w.peers)}")
     print("physgraph backends:")
     for b in dict.fromkeys([*KNOWN_BACKENDS, *BACKENDS]):
         reason = physgraph_impl(b).skip_reason(workloads.get(workloads.DEFAULT), "float64")
@@ -124,7 +127,7 @@ def _bench(args: argparse.Namespace) -> int:
     except workloads.UnknownWorkloadError as err:
         parser.error(str(err))
     _check_backends(args.backends, parser)
-    impls = select(args.backends, _peer_keys(args.peers, parser))
+    impls = select(args.backends, _peer_keys(args.peers, parser, workload), workload)
     config = runner.Config(events=args.events or workload.default_events, dtype=args.dtype,
                            repeat=args.repeat, sweep=bool(args.plot))
     limits = None if args.no_limits else \

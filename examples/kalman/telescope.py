@@ -12,8 +12,9 @@ which is exact in its own right (it *is* this detector's equation of motion), so
 and the generator share it; the scattering and the noise are where they differ: the
 generator rotates the direction by random angles, the fit adds a covariance.
 
-``propagate`` and ``scattering`` are written with ``pg`` math functions, so the same code
-runs on NumPy arrays (the generator, the peers) and on traced values (the physgraph fit).
+``propagate`` and ``scattering`` take their math functions as ``xp`` (default ``pg``, whose
+functions work on NumPy arrays and on traced values), so the same code serves the generator,
+the physgraph fit and the peers (``xp=jax.numpy`` for the JAX one).
 """
 from __future__ import annotations
 
@@ -58,13 +59,13 @@ class Telescope:
         return 2 * self.layers - self.n_state
 
 
-def propagate(tel: Telescope, state, dz: float) -> list:
-    """The state at z + dz (NumPy arrays or traced values)."""
+def propagate(tel: Telescope, state, dz: float, xp=pg) -> list:
+    """The state at z + dz (NumPy arrays, traced values, or ``xp``'s arrays)."""
     x, y, tx, ty = state[:4]
     if not tel.field:
         return [x + tx * dz, y + ty * dz, tx, ty]
     qop = state[4]
-    n = pg.sqrt(1 + tx * tx + ty * ty)
+    n = xp.sqrt(1 + tx * tx + ty * ty)
     kb = -KAPPA * tel.field
     ax, ay = kb * n * (1 + tx * tx), kb * n * tx * ty
     bend_x, bend_y = qop * ax * dz, qop * ay * dz
@@ -72,19 +73,19 @@ def propagate(tel: Telescope, state, dz: float) -> list:
             tx + bend_x, ty + bend_y, qop]
 
 
-def highland(tel: Telescope, p, n):
+def highland(tel: Telescope, p, n, xp=pg):
     """theta_0 (rad) of the Highland formula, for momentum p and direction factor
     N = sqrt(1 + tx^2 + ty^2) (the path through the plane is N times its thickness)."""
     beta2 = p * p / (p * p + tel.mass * tel.mass)
     t = tel.x_over_x0 * n
-    return 0.0136 / (pg.sqrt(beta2) * p) * pg.sqrt(t) * (1 + 0.038 * pg.log(t / beta2))
+    return 0.0136 / (xp.sqrt(beta2) * p) * xp.sqrt(t) * (1 + 0.038 * xp.log(t / beta2))
 
 
-def scattering(tel: Telescope, tx, ty, p) -> tuple:
+def scattering(tel: Telescope, tx, ty, p, xp=pg) -> tuple:
     """(var tx, cov tx ty, var ty) added by one plane: two independent angles of width
     theta_0 perpendicular to the direction, mapped onto the slopes."""
     n2 = 1 + tx * tx + ty * ty
-    theta2 = highland(tel, p, pg.sqrt(n2)) ** 2 * n2
+    theta2 = highland(tel, p, xp.sqrt(n2), xp) ** 2 * n2
     return theta2 * (1 + tx * tx), theta2 * tx * ty, theta2 * (1 + ty * ty)
 
 

@@ -27,6 +27,9 @@ class Prepared:
     bind: Callable[[Arrays], Callable[[], object]]
     unpack: Callable[[object, int], list[np.ndarray]]
     info: dict = field(default_factory=dict)     # extra facts for the report (kernel flops)
+    # a tool too slow for the whole batch (a per-event Python loop) runs on the first
+    # ``subset`` events only: it is checked on those and its rate is per event it ran
+    subset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,17 @@ def _to_host(out) -> np.ndarray:
     return out.get() if type(out).__module__.startswith("cupy") else np.asarray(out)
 
 
+def _outputs(raw) -> list:
+    """A kernel's result (one array, a tuple or a dict of them) as a list of outputs."""
+    if isinstance(raw, dict):
+        return list(raw.values())
+    return list(raw) if isinstance(raw, tuple) else [raw]
+
+
 def _build_physgraph(backend: str):
     def build(workload: Workload, dtype: str, n: int) -> Prepared:
+        if workload.kernel is not None:
+            return _build_own_kernel(workload, backend, dtype)
         from .. import compile as pg_compile
         s = workload.symbolic
         kernel = pg_compile([e for e, _ in s.outputs.values()], inputs=dict(s.inputs),
@@ -130,15 +142,37 @@ def _build_physgraph(backend: str):
             return call
 
         def unpack(raw, n: int) -> list[np.ndarray]:
-            outs = raw if isinstance(raw, tuple) else (raw,)
             # a sympy column Matrix comes back as (n, r, 1): the workload says (n, r)
-            return [_to_host(o).reshape(n, *shape) for o, shape in zip(outs, shapes)]
-
-        stats = kernel.stats
-        return Prepared(bind, unpack, info={"kernel_flops": stats["flops_out"],
-                                            "jit_s": stats.get("jit_s"),
-                                            "cache": stats.get("cache")})
+            return [_to_host(o).reshape(n, *shape) for o, shape in zip(_outputs(raw), shapes)]
+        return Prepared(bind, unpack, info=_kernel_info(kernel))
     return build
+
+
+def _kernel_info(kernel) -> dict:
+    stats = kernel.stats
+    return {"kernel_flops": stats["flops_out"], "jit_s": stats.get("jit_s"),
+            "cache": stats.get("cache")}
+
+
+def _build_own_kernel(workload: Workload, backend: str, dtype: str) -> Prepared:
+    """physgraph through the workload's own kernel (traced frontends, not SymPy)."""
+    fn = workload.kernel(backend, dtype)
+    kernel = getattr(fn, "kernel", None)
+    if kernel is not None:
+        kernel.compile()                       # the JIT now, inside the timed compile
+
+    def bind(inputs: Arrays):
+        arrays = _to_device(backend, list(inputs.values()))
+
+        def call():
+            result = fn(*arrays)
+            _wait(tuple(_outputs(result)))
+            return result
+        return call
+
+    def unpack(raw, n: int) -> list[np.ndarray]:
+        return [_to_host(o) for o in _outputs(raw)]
+    return Prepared(bind, unpack, info=_kernel_info(kernel) if kernel is not None else {})
 
 
 def physgraph_impl(backend: str) -> Implementation:
@@ -149,11 +183,14 @@ def physgraph_impl(backend: str) -> Implementation:
         unsupported=lambda w, dtype: _backend_missing(backend))
 
 
-def select(backends: list[str], peers: list[str]) -> list[Implementation]:
-    """The implementations to run, physgraph's first; ``peers`` are keys of ``peers.PEERS``."""
-    from .peers import PEERS
-    unknown = [p for p in peers if p not in PEERS]
+def select(backends: list[str], peers: list[str],
+           workload: Workload | None = None) -> list[Implementation]:
+    """The implementations to run, physgraph's first; ``peers`` are keys of the generic
+    ``peers.PEERS`` or of the workload's own peers."""
+    from .peers import for_workload
+    known = for_workload(workload)
+    unknown = [p for p in peers if p not in known]
     if unknown:
         raise ValueError(f"unknown peer(s) {', '.join(unknown)}; known peers: "
-                         f"{', '.join(PEERS)}")
-    return [physgraph_impl(b) for b in backends] + [PEERS[p] for p in peers]
+                         f"{', '.join(known)}")
+    return [physgraph_impl(b) for b in backends] + [known[p] for p in peers]

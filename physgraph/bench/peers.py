@@ -1,4 +1,5 @@
-"""Peers: the tools physicists use today, each compiling the workload's own SymPy expressions.
+"""Peers: the tools physicists use today, each compiling the workload's own SymPy expressions
+(a workload that brings its own kernel brings its own peers instead: ``for_workload``).
 
 Every peer gets the same expressions and the same input values as physgraph, in the layout
 the tool takes (one contiguous array per symbol, or one (n, n_args) block for SymEngine),
@@ -114,3 +115,17 @@ PEERS: dict[str, Implementation] = {
     "handwritten": Implementation("numpy-handwritten", "handwritten", "peer",
                                   _build_handwritten, unsupported=_no_handwritten),
 }
+
+
+# the peers that compile the workload's SymPy form (not the hand-written NumPy)
+SYMPY_PEERS = frozenset({"lambdify", "jax", "symengine", "pytensor"})
+
+
+def for_workload(w: Workload | None) -> dict[str, Implementation]:
+    """The peers that apply to workload ``w`` by key: the generic ones (those compiling SymPy
+    only when it has a SymPy form) and its own; with no workload, the generic ones."""
+    if w is None:
+        return dict(PEERS)
+    generic = {k: p for k, p in PEERS.items() if w.has_symbolic or k not in SYMPY_PEERS}
+    own = {p.key: p for p in w.peers}
+    return {**generic, **own}

@@ -1,0 +1,119 @@
+"""Workload ``kalman-fit``: the full track fit of ``examples/kalman`` on 10-plane tracks.
+
+A workload with its own kernel (the fit is a loop over detector layers with a Jacobian, not
+an expression): physgraph runs ``examples/kalman/fit.py`` (one kernel per track batch:
+reference, forward and backward extended-Kalman passes), and the peers are the same fit
+written the other ways a physicist would (``examples/kalman/peers.py``): NumPy batched over
+tracks, filterpy's ExtendedKalmanFilter track by track (on a subset, rate per track), and
+``jax.jit(jax.vmap(...))`` of a jnp version.  The reference is the NumPy version in float64
+(its transport Jacobian is written out by hand: no physgraph derivative in it).
+
+The example lives in the repository (``examples/``), not in the installed package: this
+workload needs a checkout.
+"""
+from __future__ import annotations
+
+import sys
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from .impls import Implementation, Prepared
+from .workloads import Arrays, Workload, register
+
+FILTERPY_TRACKS = 200        # filterpy runs ~30 tracks/s: timed on this many
+
+
+@lru_cache(maxsize=1)
+def example():
+    """(telescope module, fit module, peers module, the Telescope) of examples/kalman."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "examples" / "kalman" / "fit.py").exists():
+        raise FileNotFoundError("the kalman-fit workload needs the repository's "
+                                "examples/kalman (run from a checkout)")
+    if str(root) not in sys.path:
+        sys.path.append(str(root))
+    from examples.kalman import fit, peers, telescope
+    return telescope, fit, peers, telescope.Telescope()
+
+
+def generate(n: int, rng: np.random.Generator, dtype: str) -> Arrays:
+    tm, _, _, tel = example()
+    meas, _ = tm.generate(tel, n, rng)
+    return {"meas": np.ascontiguousarray(meas, dtype=dtype)}
+
+
+def _as_list(out: dict) -> list[np.ndarray]:
+    _, _, peers, _ = example()
+    return [np.asarray(out[key]) for key in peers.KEYS]
+
+
+def reference(inputs: Arrays) -> list[np.ndarray]:
+    _, _, peers, tel = example()
+    return _as_list(peers.numpy_fit(tel, inputs["meas"].astype(np.float64)))
+
+
+def kernel(backend: str, dtype: str):
+    _, fit, _, tel = example()
+    k = fit.compile_fit(tel, backend=backend, dtype=dtype)
+
+    def call(meas):
+        return k(meas)
+    call.kernel = k
+    return call
+
+
+def _peer(name: str, key: str, make, requires=(), subset=None, float64_only=False):
+    def build(w: Workload, dtype: str, n: int) -> Prepared:
+        fn = make()
+
+        def bind(inputs: Arrays):
+            meas = inputs["meas"]
+            return lambda: fn(meas)
+        return Prepared(bind, lambda raw, n: _as_list(raw), subset=subset)
+
+    def unsupported(w: Workload, dtype: str):
+        return f"{name} computes in float64 only" if float64_only and dtype != "float64" \
+            else None
+    return Implementation(name, key, "peer", build, requires=requires, install=" ".join(requires),
+                          unsupported=unsupported)
+
+
+def _numpy():
+    _, _, peers, tel = example()
+    return lambda meas: peers.numpy_fit(tel, meas)
+
+
+def _filterpy():
+    _, _, peers, tel = example()
+    return lambda meas: peers.filterpy_fit(tel, meas)
+
+
+def _jax():
+    import jax
+    _, _, peers, tel = example()
+    jax.config.update("jax_enable_x64", True)        # else float64 silently becomes float32
+    fn = peers.jax_fit(tel)
+
+    def call(meas):
+        return jax.block_until_ready(fn(jax.device_put(meas)))
+    return call
+
+
+PEERS = (
+    _peer("numpy-batched", "numpy-batched", _numpy),
+    _peer("filterpy", "filterpy", _filterpy, ("filterpy",), FILTERPY_TRACKS, float64_only=True),
+    _peer("jax-vmap", "jax-vmap", _jax, ("jax",)),
+)
+
+WORKLOAD = register(Workload(
+    name="kalman-fit",
+    description="extended Kalman track fit, 10 planes, q/p in a field: 3 passes per track",
+    build=None, generate=generate, reference=reference, kernel=kernel, peers=PEERS,
+    default_events=100_000,
+    note="peers: numpy-batched, filterpy (on 200 tracks), jax-vmap; numba compiles ~2 min",
+    # float32: the fit in float32 against the float64 NumPy fit of the same inputs; the
+    # largest relative difference is on covariance elements near the 1e-3 * rms floor
+    tolerance={"float64": 1e-9, "float32": 5e-2},
+))
