@@ -210,6 +210,20 @@ def test_as_jax_gradients_match_jax_grad_of_jnp(rng):
     assert jvp_kernel.stats["ops"]["contract"] == 2 * (8 + 2)   # tangents: products too
 
 
+def test_two_networks_need_two_names(rng):
+    a = pg.nn.MLP([(rng.standard_normal((2, 2)), None)])
+    b = pg.nn.MLP([(rng.standard_normal((2, 2)), None)])
+
+    def f(x: pg.Vec[2]):
+        return a(x)[0] + b(x)[1]
+    with pytest.raises(pg.UnsupportedError, match="different names"):
+        pg.compile(backend="numpy")(f)
+    b.name = "other"
+    k = pg.compile(backend="numpy")(f)
+    x = rng.standard_normal((5, 2))
+    assert_close(k(x), x @ a.layers[0][0][0] + x @ b.layers[0][0][1])
+
+
 def test_dense_checks_shapes():
     with pytest.raises(pg.UnsupportedError, match="length 3"):
         pg.nn.dense([1.0, 2.0, 3.0], np.zeros((2, 2)))

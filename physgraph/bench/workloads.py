@@ -150,7 +150,7 @@ def register(w: Workload) -> Workload:
 
 def _load_builtin() -> None:
     # imported here, not at the top, because these modules import this one to register
-    from . import expr_large, kalman_fit, kalman_update, mem  # noqa: F401
+    from . import expr_large, kalman_fit, kalman_update, mem, mlp  # noqa: F401
 
 
 def registry() -> dict[str, Workload]:

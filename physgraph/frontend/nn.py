@@ -259,9 +259,10 @@ def _param(g: Graph, name: str, value: np.ndarray) -> Mat:
         default.flags.writeable = False
         pos = g.add_arg(Arg(name, identifier(name, taken), value.shape, "param",
                             default=default))
-    elif g.signature[pos].shape != value.shape:
-        raise UnsupportedError(f"param {name!r} is used with shapes {g.signature[pos].shape} "
-                               f"and {value.shape}")
+    elif g.signature[pos].shape != value.shape or \
+            not np.array_equal(g.signature[pos].default, value):
+        raise UnsupportedError(f"two different networks named {name.rsplit('_', 1)[0]!r} in "
+                               "one kernel; give them different names (MLP(..., name=...))")
     if value.ndim == 1:
         return Mat([[sc.Scalar(g, g.leaf(pos, (c,))) for c in range(shape[1])]])
     return Mat([[sc.Scalar(g, g.leaf(pos, (r, c))) for c in range(shape[1])]
