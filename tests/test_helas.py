@@ -151,7 +151,7 @@ def test_linear_polarizations_span_the_helicity_ones():
     for nsv in (-1, 1):
         eps = {h: _wavefunctions(helas.vxxxxx, 0.0, h, nsv, p) for h in (-1, 1)}
         lin = np.stack([_wavefunctions(lambda q, m, pol, ns: helas.vlinear(q, pol, ns),
-                                       0.0, pol, nsv, p) for pol in (1, 2)], axis=1)
+                                       0.0, pol, nsv, p) for pol in "xy"], axis=1)
         assert np.all(lin.imag == 0)                      # real vectors
         lin = lin.real
         for k in range(len(p)):

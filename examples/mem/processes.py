@@ -47,7 +47,7 @@ def _vector(basis: str):
     if basis == "helicity":
         return (lambda p, pol, nsv, beam=0: vxxxxx(p, 0, pol, nsv, beam)), HEL
     if basis == "linear":
-        return vlinear, (1, 2)
+        return vlinear, ("x", "y")
     raise ValueError(f"basis must be 'helicity' or 'linear', got {basis!r}")
 
 
@@ -60,7 +60,7 @@ def _beam(beams: str, k: int) -> int:
 
 def _label(basis: str) -> str:
     return "helicities" if basis == "helicity" else \
-        "helicities (massless vector bosons: linear polarizations 1, 2)"
+        "helicities (photons and gluons: linear polarizations x, y)"
 
 
 # ---- colour bases (exact, computed once) ------------------------------------------------------

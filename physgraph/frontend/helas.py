@@ -76,7 +76,7 @@ def _add(*ps: Sequence) -> tuple:
 
 
 # ---- external wavefunctions -----------------------------------------------------------------
-def _check_helicity(nhel: int, allowed=(-1, 1)) -> None:
+def _check_helicity(nhel, allowed=(-1, 1)) -> None:
     if nhel not in allowed:
         raise ValueError(f"helicity {nhel!r} is not one of {allowed}")
 
@@ -196,20 +196,20 @@ def vxxxxx(p: Vec4, mass, nhel: int, nsv: int, beam: int = 0) -> Wavefunction:
     return Wavefunction(_at_rest(pp, rest, moving), out_p, True)
 
 
-def vlinear(p: Vec4, pol: int, nsv: int, beam: int = 0) -> Wavefunction:
-    """Real linear polarization eps_pol (pol 1: in the plane of p and z, pol 2: normal to
+def vlinear(p: Vec4, pol: str, nsv: int, beam: int = 0) -> Wavefunction:
+    """Real linear polarization eps_pol (pol "x": in the plane of p and z, "y": normal to
     it) of a massless vector boson, incoming (nsv=-1) or outgoing (nsv=+1).  Summed over pol they give
     the same unpolarized |M|^2 as the helicity basis; being real, every product with them
     costs two real multiplications instead of a complex product's six operations."""
-    _check_helicity(pol, (1, 2))
+    _check_helicity(pol, ("x", "y"))
     mom = _momentum(p, beam)
     out_p = _scaled(nsv, mom)
     if beam:
-        return Wavefunction((0, 1, 0, 0) if pol == 1 else (0, 0, 1, 0), out_p, True)
+        return Wavefunction((0, 1, 0, 0) if pol == "x" else (0, 0, 1, 0), out_p, True)
     p0, p1, p2, p3 = mom
     pt = sc.sqrt(p1 * p1 + p2 * p2)
     on_axis = pt == 0
-    if pol == 1:
+    if pol == "x":
         w = (0, sc.where(on_axis, 1.0, p3 * p1 / (p0 * pt)),
              sc.where(on_axis, 0.0, p3 * p2 / (p0 * pt)), -pt / p0)
     else:
@@ -403,7 +403,7 @@ def sum_helicities(squared: Callable[[tuple], object], helicities: Sequence[Sequ
     alive = _surviving(terms)
     traced = [t for t in terms if isinstance(t, sc.Scalar)]
     if traced:
-        shown = " ".join("".join("+" if x > 0 else "-" if x < 0 else "0" for x in h)
+        shown = " ".join("".join(_SIGNS.get(x, str(x)) for x in h)
                          for h, keep in zip(combos, alive) if keep)
         notes.add(traced[0].g, f"{label}: {sum(alive)} of {len(combos)} combinations "
                                f"survive: {shown}")
@@ -411,6 +411,9 @@ def sum_helicities(squared: Callable[[tuple], object], helicities: Sequence[Sequ
     for t in terms:
         total = total + t
     return total
+
+
+_SIGNS = {-1: "-", 0: "0", 1: "+"}
 
 
 def _surviving(terms: list) -> list[bool]:
