@@ -229,3 +229,18 @@ def test_dense_checks_shapes():
         pg.nn.dense([1.0, 2.0, 3.0], np.zeros((2, 2)))
     with pytest.raises(pg.UnsupportedError, match="takes 4 inputs"):
         pg.nn.MLP([(np.zeros((2, 3)), None), (np.zeros((1, 4)), None)])
+
+
+@pytest.mark.parametrize("name", ["mlp", "mlp-pruned"])
+def test_bench_mlp_workloads_physgraph_and_torch_agree_with_the_reference(name):
+    from physgraph.bench import runner, workloads
+    from physgraph.bench.impls import select
+    from physgraph.bench.limits import Limits
+    w = workloads.get(name)
+    inputs = w.inputs(3000, "float32")
+    ref = w.reference(inputs)
+    config = runner.Config(events=3000, dtype="float32", repeat=1)
+    for impl in select(["numpy"], ["torch", "handwritten"], w):
+        row = runner.run_one(impl, w, inputs, ref, Limits(), config, lambda *a: None)
+        assert row.status == "ok", (impl.name, row.message)
+    assert (w.flops_per_event < 1000) == (name == "mlp-pruned")
