@@ -248,3 +248,12 @@ def test_linear_and_helicity_polarization_bases_agree(name):
     by_helicity = pg.compile(P.build(name, basis="helicity"), backend="numpy", opt_level=0)(*ps)
     linear = pg.compile(P.build(name, basis="linear"), backend="numpy", opt_level=0)(*ps)
     np.testing.assert_allclose(linear, by_helicity, rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", ["ee_mumu", "uu_aa"])
+def test_jax_agrees_with_numpy(name):
+    jax = pytest.importorskip("jax")
+    ps = events(20, MASSES[name])
+    with jax.enable_x64(True):
+        got = np.asarray(P.compiled(name, backend="jax")(*ps))
+    np.testing.assert_allclose(got, P.compiled(name, backend="numpy")(*ps), rtol=1e-10)
