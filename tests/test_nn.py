@@ -33,7 +33,8 @@ ACTS = [torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Sigmoid(), torch.nn.GELU(appr
         torch.nn.Softplus(beta=2.0, threshold=3.0)]
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba", "jax"])
+@pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow),
+                                     "jax"])
 def test_mlp_matches_torch_float64_with_contractions(backend, rng):
     """Every layer a matrix product; every activation (numba, slow to compile, gets two)."""
     sizes, acts = ([5, 12, 12, 12, 12, 12, 2], ACTS[1:] + ACTS[:1]) if backend != "numba" \
