@@ -1,10 +1,18 @@
-"""Workloads ``mem-gg_tt`` and ``mem-uu_aaa``: matrix elements of examples/mem/processes.py.
+"""Workloads ``mem-gg_tt``, ``mem-uu_aaa`` and ``mem-gg_ttg``: matrix elements of
+examples/mem/processes.py.
 
-The processes are traced Python functions; their SymPy form (what the peers compile) is the
-traced graph after complex lowering only (real arithmetic, structural zeros folded; no
-other pass), turned back into SymPy with the couplings and masses at their defaults.  Events are flat phase-space points from the compiled RAMBO at a
+physgraph runs the traced process itself (``Workload.kernel``).  The peers compile a SymPy
+form: the traced graph after complex lowering only (real arithmetic, structural zeros
+folded; no other pass), turned back into SymPy with the couplings and masses at their
+defaults.  g g -> t t~ g has none: its 4*10^4-node graph is beyond what lambdify and
+SymEngine compile in reasonable time, so the SymPy peers are left out for it.  Events are flat phase-space points from the compiled RAMBO at a
 fixed centre-of-mass energy, beams along z.  The references are independent: the analytic
 formulas for g g -> t t~ (Combridge) and for q q~ -> 3 photons (Berends et al.), in NumPy.
+
+g g -> t t~ g has no closed form: its reference is the process traced in MadGraph's helicity
+basis for any frame (general wavefunctions) and evaluated by the numpy backend without
+passes, a different path from the kernel's (linear polarizations, beam-axis wavefunctions,
+all passes, numba).
 
 The processes live in the examples directory, so the workloads exist in a source checkout
 (``pip install -e .``) and are simply absent from an installed wheel.
@@ -55,6 +63,25 @@ def _symbolic(name: str, n: int) -> Symbolic:
     return Symbolic(inputs=inputs, outputs={"me2": (expr, ())})
 
 
+def _own_kernel(name: str):
+    """Workload.kernel: the traced process compiled for a backend and dtype."""
+    def make(backend: str, dtype: str):
+        k = processes().compiled(name, backend=backend, dtype=dtype)
+
+        def run(*arrays):
+            return k(*arrays)
+        run.kernel = k
+        return run
+    return make
+
+
+def gg_ttg_reference(inputs: Arrays) -> list[np.ndarray]:
+    from .. import compile as pg_compile
+    k = pg_compile(processes().build("gg_ttg", beams="any", basis="helicity"),
+                   backend="numpy", opt_level=0)
+    return [k(*(inputs[f"p{j}"].astype(np.float64) for j in range(1, 6)))]
+
+
 def _generate(masses: tuple):
     def generate(n: int, rng: np.random.Generator, dtype: str) -> Arrays:
         from .. import compile as pg_compile
@@ -101,11 +128,19 @@ if PROCESSES.exists():
     register(Workload(
         name="mem-gg_tt", description="g g -> t t~ |M|^2, 3 diagrams, 16 helicities (HELAS DSL)",
         build=lambda: _symbolic("gg_tt", 4), generate=_generate((173.0, 173.0)),
+        kernel=_own_kernel("gg_tt"),
         reference=gg_tt_reference, default_events=200_000, tolerance=FLOAT32_TOLERANCE,
         note="SymPy form has ~4*10^5 operations: lambdify takes ~20 s to compile it"))
 
     register(Workload(
         name="mem-uu_aaa", description="u u~ -> 3 photons |M|^2, 6 diagrams, 32 helicities",
         build=lambda: _symbolic("uu_aaa", 5), generate=_generate((0.0, 0.0, 0.0)),
+        kernel=_own_kernel("uu_aaa"),
         reference=uu_aaa_reference, default_events=200_000, tolerance=FLOAT32_TOLERANCE,
         note="lambdify takes about a minute to compile its SymPy form"))
+
+    register(Workload(
+        name="mem-gg_ttg", description="g g -> t t~ g |M|^2, 16 diagrams, 6 colour flows",
+        build=None, generate=_generate((173.0, 173.0, 0.0)), kernel=_own_kernel("gg_ttg"),
+        reference=gg_ttg_reference, default_events=100_000, tolerance=FLOAT32_TOLERANCE,
+        note="numba takes minutes to compile its 2*10^4-operation body; no SymPy peers"))
