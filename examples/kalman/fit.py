@@ -102,8 +102,8 @@ def filter_pass(tel: tm.Telescope, meas: pg.Seq, qop_ref=None, backward: bool = 
     k + 1 (it changes the slopes arriving there); backward, after the transport to k and
     before its measurement (against the track, the slopes that arrived at k are the ones
     leaving it minus the kick).  Both passes end with the state that arrived at their last
-    plane, so the backward pass gives the fully informed state at the first plane.  The transport matrix is ``pg.jacobian`` of
-    ``telescope.propagate`` at the current state.
+    plane, so the backward pass gives the fully informed state at the first plane.  The
+    transport matrix is ``pg.jacobian`` of ``telescope.propagate`` at the current state.
     """
     n = tel.n_state
     H, R = alg.known(_projection(n)), alg.known(Sym.diag([tel.sigma ** 2] * 2))

@@ -113,7 +113,8 @@ WORKLOAD = register(Workload(
     build=None, generate=generate, reference=reference, kernel=kernel, peers=PEERS,
     default_events=100_000,
     note="peers: numpy-batched, filterpy (on 200 tracks), jax-vmap; numba compiles ~2 min",
-    # float32: the fit in float32 against the float64 NumPy fit of the same inputs; the
-    # largest relative difference is on covariance elements near the 1e-3 * rms floor
+    # float32: the fit in float32 against the float64 NumPy fit of the same inputs; worst
+    # element on 3000 tracks: 0.7% (physgraph), 1.3% (NumPy in float32), on chi2 and on
+    # covariance elements near the comparison's 1e-3 * rms floor
     tolerance={"float64": 1e-9, "float32": 5e-2},
 ))
