@@ -209,6 +209,14 @@ def test_lorentz_invariance_and_beam_axis_form(name):
     np.testing.assert_allclose(on_axis, at_rest, rtol=1e-10)
     boosted = _boost(ps, np.array([0.3, -0.5, 0.6]))
     np.testing.assert_allclose(general(*boosted), at_rest, rtol=1e-9)
+    # Bose symmetry: exchanging identical bosons (both gluons in, photons out) changes nothing
+    for i, j in SWAPS.get(name, ()):
+        swapped = list(ps)
+        swapped[i], swapped[j] = ps[j], ps[i]
+        np.testing.assert_allclose(general(*swapped), at_rest, rtol=1e-10)
+
+
+SWAPS = {"gg_tt": [(0, 1)], "gg_ttg": [(0, 1)], "uu_aa": [(2, 3)], "uu_aaa": [(2, 3), (3, 4)]}
 
 
 # ---- backends -------------------------------------------------------------------------------
