@@ -130,14 +130,14 @@ if PROCESSES.exists():
         build=lambda: _symbolic("gg_tt", 4), generate=_generate((173.0, 173.0)),
         kernel=_own_kernel("gg_tt"),
         reference=gg_tt_reference, default_events=200_000, tolerance=FLOAT32_TOLERANCE,
-        note="SymPy form has ~4*10^5 operations: lambdify takes ~20 s to compile it"))
+        note="physgraph runs the traced process; the peers its SymPy form after complex lowering"))
 
     register(Workload(
         name="mem-uu_aaa", description="u u~ -> 3 photons |M|^2, 6 diagrams, 32 helicities",
         build=lambda: _symbolic("uu_aaa", 5), generate=_generate((0.0, 0.0, 0.0)),
         kernel=_own_kernel("uu_aaa"),
         reference=uu_aaa_reference, default_events=200_000, tolerance=FLOAT32_TOLERANCE,
-        note="lambdify takes about a minute to compile its SymPy form"))
+        note="physgraph runs the traced process; numba takes about a minute to compile it"))
 
     register(Workload(
         name="mem-gg_ttg", description="g g -> t t~ g |M|^2, 16 diagrams, 6 colour flows",
