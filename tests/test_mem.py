@@ -93,8 +93,9 @@ def test_uu_aa_matches_qed_pair_annihilation():
 def test_uu_aaa_matches_berends_formula():
     p1, p2, *ks = events(20, (0.0, 0.0, 0.0))
     a, b = [mdot(p1, k) for k in ks], [mdot(p2, k) for k in ks]
-    total = 8 * E2**3 * (2 / 3) ** 6 * 3 * mdot(p1, p2) \
-        * sum(x * y * (x * x + y * y) for x, y in zip(a, b)) / np.prod([x * y for x, y in zip(a, b)], 0)
+    numerator = sum(x * y * (x * x + y * y) for x, y in zip(a, b))
+    denominator = np.prod([x * y for x, y in zip(a, b)], axis=0)
+    total = 8 * E2**3 * (2 / 3) ** 6 * 3 * mdot(p1, p2) * numerator / denominator
     np.testing.assert_allclose(P.compiled("uu_aaa", backend="numpy")(p1, p2, *ks),
                                total / (4 * 9 * 6), rtol=1e-10)
 
@@ -105,7 +106,9 @@ def test_gg_tt_matches_combridge(sqrt_s):
     p1, p2 = beams(20, sqrt_s)
     p3, p4, _ = two_body(20, sqrt_s, m)
     s = sqrt_s**2
-    t1, t2, rho = (m * m - mdot(p1 - p3, p1 - p3)) / s, (m * m - mdot(p1 - p4, p1 - p4)) / s, 4 * m * m / s
+    t1 = (m * m - mdot(p1 - p3, p1 - p3)) / s
+    t2 = (m * m - mdot(p1 - p4, p1 - p4)) / s
+    rho = 4 * m * m / s
     expected = GS2**2 * (1 / (6 * t1 * t2) - 3 / 8) * (t1**2 + t2**2 + rho - rho**2 / (4 * t1 * t2))
     np.testing.assert_allclose(P.compiled("gg_tt", backend="numpy")(p1, p2, p3, p4), expected,
                                rtol=1e-10)

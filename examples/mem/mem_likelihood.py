@@ -5,7 +5,8 @@ Toy collider at sqrt(S) = 2 TeV: u u~ -> mu+ mu- through a photon and a Z' (mass
 exactly and muon energies with a 3% Gaussian resolution.  For every event and every mass
 hypothesis the likelihood is
 
-    L(obs | M) = 1/sigma(M) * integral dE3  J(E3) f(x1) f(x2) |M|^2(M) / s  W(E3_obs|E3) W(E4_obs|E4)
+    L(obs | M) = 1/sigma(M) * integral dE3 J(E3) f(x1) f(x2) |M|^2(M) / s
+                 * W(E3_obs | E3) W(E4_obs | E4)
 
 over the unobserved true mu+ energy E3 (E4 follows from transverse-momentum balance, x1 and
 x2 from the energy and longitudinal momentum of the pair, J = E3 is the phase-space density

@@ -291,8 +291,8 @@ def _chain(select, structure):
 
 
 # ---- the compiled processes -----------------------------------------------------------------
-BUILDERS = {"ee_mumu": make_ee_mumu, "uu_mumu": make_uu_mumu, "uu_aa": make_uu_aa, "uu_aaa": make_uu_aaa,
-            "gg_tt": make_gg_tt, "gg_ttg": make_gg_ttg}
+BUILDERS = {"ee_mumu": make_ee_mumu, "uu_mumu": make_uu_mumu, "uu_aa": make_uu_aa,
+            "uu_aaa": make_uu_aaa, "gg_tt": make_gg_tt, "gg_ttg": make_gg_ttg}
 
 
 def build(name: str, beams: str = "z", basis: str | None = None):

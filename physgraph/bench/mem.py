@@ -4,9 +4,10 @@ examples/mem/processes.py.
 physgraph runs the traced process itself (``Workload.kernel``).  The peers compile a SymPy
 form: the traced graph after complex lowering only (real arithmetic, structural zeros
 folded; no other pass), turned back into SymPy with the couplings and masses at their
-defaults.  g g -> t t~ g has none: its 4*10^4-node graph is beyond what lambdify and
-SymEngine compile in reasonable time, so the SymPy peers are left out for it.  Events are flat phase-space points from the compiled RAMBO at a
-fixed centre-of-mass energy, beams along z.  The references are independent: the analytic
+defaults.  g g -> t t~ g has none: its graph has ~4*10^4 nodes before the passes, lambdify
+already needs seconds for g g -> t t~'s 4*10^3, so its SymPy peers are left out (untried).
+Events are flat phase-space points from the compiled RAMBO at a fixed centre-of-mass
+energy, beams along z.  The references are independent: the analytic
 formulas for g g -> t t~ (Combridge) and for q q~ -> 3 photons (Berends et al.), in NumPy.
 
 g g -> t t~ g has no closed form: its reference is the process traced in MadGraph's helicity
@@ -100,7 +101,8 @@ def _mdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def gg_tt_reference(inputs: Arrays) -> list[np.ndarray]:
-    """Combridge's g g -> Q Q~, averaged: g^4 (1/(6 t1 t2) - 3/8)(t1^2 + t2^2 + r - r^2/(4 t1 t2))."""
+    """Combridge's g g -> Q Q~, averaged:
+    g^4 (1/(6 t1 t2) - 3/8)(t1^2 + t2^2 + r - r^2/(4 t1 t2))."""
     mod = processes()
     p1, p2, p3, p4 = (inputs[f"p{j}"].astype(np.float64) for j in range(1, 5))
     m, s = mod.M_TOP, _mdot(p1 + p2, p1 + p2)
@@ -108,11 +110,13 @@ def gg_tt_reference(inputs: Arrays) -> list[np.ndarray]:
     t2 = (m * m - _mdot(p1 - p4, p1 - p4)) / s
     rho = 4 * m * m / s
     g4 = (4 * math.pi * mod.ALPHA_S) ** 2
-    return [g4 * (1 / (6 * t1 * t2) - 3 / 8) * (t1 * t1 + t2 * t2 + rho - rho * rho / (4 * t1 * t2))]
+    shape = t1 * t1 + t2 * t2 + rho - rho * rho / (4 * t1 * t2)
+    return [g4 * (1 / (6 * t1 * t2) - 3 / 8) * shape]
 
 
 def uu_aaa_reference(inputs: Arrays) -> list[np.ndarray]:
-    """8 e^6 Q^6 N_c (p1.p2) sum_i (p1.k_i)(p2.k_i)((p1.k_i)^2 + (p2.k_i)^2) / prod_j (p1.k_j)(p2.k_j),
+    """8 e^6 Q^6 N_c (p1.p2) sum_i (p1.k_i)(p2.k_i)((p1.k_i)^2 + (p2.k_i)^2)
+    / prod_j (p1.k_j)(p2.k_j),
     averaged over 4 spins and 9 colours, over 3! for the identical photons."""
     mod = processes()
     p1, p2, *ks = (inputs[f"p{j}"].astype(np.float64) for j in range(1, 6))

@@ -198,7 +198,8 @@ def vxxxxx(p: Vec4, mass, nhel: int, nsv: int, beam: int = 0) -> Wavefunction:
 
 def vlinear(p: Vec4, pol: str, nsv: int, beam: int = 0) -> Wavefunction:
     """Real linear polarization eps_pol (pol "x": in the plane of p and z, "y": normal to
-    it) of a massless vector boson, incoming (nsv=-1) or outgoing (nsv=+1).  Summed over pol they give
+    it) of a massless vector boson, incoming (nsv=-1) or outgoing (nsv=+1).  Summed over pol
+    they give
     the same unpolarized |M|^2 as the helicity basis; being real, every product with them
     costs two real multiplications instead of a complex product's six operations."""
     _check_helicity(pol, ("x", "y"))
