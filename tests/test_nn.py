@@ -11,11 +11,16 @@ from physgraph.graph import Op
 
 from helpers import assert_close
 
-torch = pytest.importorskip("torch")
+try:                              # the torch extra: the checks against torch need it
+    import torch
+except ImportError:
+    torch = None
+needs_torch = pytest.mark.skipif(torch is None, reason="torch is not installed")
 
 
-def _net(sizes, acts, seed=0, dtype=torch.float64):
+def _net(sizes, acts, seed=0, dtype=None):
     torch.manual_seed(seed)
+    dtype = dtype or torch.float64
     mods = []
     for k in range(len(sizes) - 1):
         mods.append(torch.nn.Linear(sizes[k], sizes[k + 1]))
@@ -30,9 +35,10 @@ def _torch(net, x):
 
 
 ACTS = [torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Sigmoid(), torch.nn.GELU(approximate="tanh"),
-        torch.nn.Softplus(beta=2.0, threshold=3.0)]
+        torch.nn.Softplus(beta=2.0, threshold=3.0)] if torch else []
 
 
+@needs_torch
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow),
                                      "jax"])
 def test_mlp_matches_torch_float64_with_contractions(backend, rng):
@@ -46,6 +52,7 @@ def test_mlp_matches_torch_float64_with_contractions(backend, rng):
     assert_close(k(x), _torch(net, x), rtol=1e-12, atol=1e-12)
 
 
+@needs_torch
 def test_mlp_matches_torch_float32(rng):
     net = _net([6, 12, 12, 2], [torch.nn.ReLU(), torch.nn.Tanh()], dtype=torch.float32)
     x = rng.standard_normal((1500, 6)).astype(np.float32)
@@ -55,6 +62,7 @@ def test_mlp_matches_torch_float32(rng):
     assert_close(y, _torch(net, x), rtol=1e-6, atol=1e-6)
 
 
+@needs_torch
 def test_new_weights_run_in_the_same_compiled_kernel(rng):
     a, b = _net([5, 16, 16, 1], [torch.nn.ReLU()], seed=1), _net([5, 16, 16, 1], [torch.nn.ReLU()], seed=2)
     x = rng.standard_normal((300, 5))
@@ -66,6 +74,7 @@ def test_new_weights_run_in_the_same_compiled_kernel(rng):
     assert not np.allclose(_torch(a, x), _torch(b, x))
 
 
+@needs_torch
 def test_baked_weights_prune_exact_zeros(rng):
     net = _net([8, 16, 4], [torch.nn.ReLU()])
     x = rng.standard_normal((200, 8))
@@ -82,6 +91,7 @@ def test_baked_weights_prune_exact_zeros(rng):
     assert "contract" not in pruned.stats["ops"] and not pruned.signature[1:]
 
 
+@needs_torch
 def test_batchnorm_is_folded_into_the_linear_before_it(rng):
     torch.manual_seed(3)
     net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.BatchNorm1d(8), torch.nn.ReLU(),
@@ -98,6 +108,7 @@ def test_batchnorm_is_folded_into_the_linear_before_it(rng):
     assert_close(mlp.compile(backend="numpy")(x), _torch(net, x))
 
 
+@needs_torch
 def test_unsupported_torch_layers_are_named():
     with pytest.raises(pg.UnsupportedError, match="approximate='tanh'"):
         pg.nn.MLP.from_torch(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.GELU()))
@@ -121,6 +132,7 @@ def _features_np(p, q):
                      np.hypot(q[:, 1], q[:, 2]) / 20], axis=1)
 
 
+@needs_torch
 def test_physics_and_network_in_one_kernel(rng):
     """Invariant mass and angles from four-vectors fed to a tagger, one kernel; the numba
     kernel is staged: physics, matrix product, activations and the narrow output layer."""
@@ -163,6 +175,7 @@ def test_values_crossing_stages_and_rows_subset(rng):
             assert_close(a, b, rtol=1e-12, atol=1e-13)
 
 
+@needs_torch
 def test_cuda_expands_contractions_and_its_host_build_agrees(rng):
     net = _net([3, 8, 2], [torch.nn.Tanh()], seed=5)
     k = pg.nn.MLP.from_torch(net, contract=True).compile(backend="cuda")
@@ -232,6 +245,7 @@ def test_dense_checks_shapes():
         pg.nn.MLP([(np.zeros((2, 3)), None), (np.zeros((1, 4)), None)])
 
 
+@needs_torch
 @pytest.mark.parametrize("name", ["mlp", "mlp-pruned"])
 def test_bench_mlp_workloads_physgraph_and_torch_agree_with_the_reference(name):
     from physgraph.bench import runner, workloads
