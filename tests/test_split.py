@@ -1,22 +1,11 @@
-"""Long bodies are split into part functions; values crossing parts survive the trip,
-whatever their type (real, bool, complex at opt level 0)."""
+"""Long bodies become several stage loops over blocks of events; values crossing stages
+survive the trip through scratch, whatever their type (real, bool, complex at opt level 0)."""
 import numpy as np
 import pytest
 
 import physgraph as pg
 from physgraph.backends.numba_ import NumbaPrinter
-from physgraph.backends.split import split
 from helpers import assert_close
-
-
-def test_split_finds_values_crossing_parts():
-    body = ["t1 = x[i] * 2.0", "t2 = t1 + 1.0", "out0[i] = t2", "t3 = t1 * t2", "t4 = t3 - t9",
-            "out1[i] = t4"]
-    first, second = split(body, 2, outside={9})
-    assert first.lines == body[:3] and second.lines == body[3:]
-    assert first.live_out == [1, 2] and second.live_in == [1, 2]
-    with pytest.raises(AssertionError):
-        split(body, 2, outside=set())          # t9 comes from nowhere
 
 
 def chain(a, b, c, g: pg.Param):
@@ -34,9 +23,9 @@ def chain(a, b, c, g: pg.Param):
 def test_split_kernel_agrees_with_numpy(monkeypatch, opt_level):
     monkeypatch.setattr(NumbaPrinter, "part_size", 7)
     k = pg.compile(backend="numba", opt_level=opt_level)(chain)
-    assert k.source.count("def part") > 2
+    assert k.source.count("def stage") > 2
     rng = np.random.default_rng(3)
-    a, b, c = (rng.uniform(0.5, 2.0, 50) for _ in range(3))
+    a, b, c = (rng.uniform(0.5, 2.0, 2500) for _ in range(3))    # more than one block
     ref = k.with_backend("numpy")(a, b, c, g=0.7)
     got = k(a, b, c, g=0.7)
     for r, x in zip(ref, got, strict=True):

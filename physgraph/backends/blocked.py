@@ -53,12 +53,25 @@ def _crossing(g: Graph, live, var, stage, members) -> dict[int, int]:
     return crossing
 
 
-def source(printer, g: Graph, name: str) -> str:
-    """The kernel's source (``printer`` is the NumbaPrinter: names, reads, writes, header)."""
+def by_size(g: Graph, live: bytearray, var: bytearray, size: int) -> list[int]:
+    """Stages of at most ``size`` per-event nodes each, in creation (topological) order: a
+    long body becomes several short loops, so the JIT's time grows linearly with the graph."""
+    stage = [0] * len(g)
+    count = 0
+    for i in range(len(g)):
+        if live[i] and var[i] and g.ops[i] not in (Op.INPUT, Op.CONST):
+            stage[i] = count // size
+            count += 1
+    return stage
+
+
+def source(printer, g: Graph, name: str, size: int | None = None) -> str:
+    """The kernel's source (``printer`` is the NumbaPrinter: names, reads, writes, header).
+    Stages are cut at the contractions, or every ``size`` nodes when given (no contractions)."""
     live, var = g.live(), g.varying()
     members = contract.groups(g, live, var)
-    stage = stages(g, live, var)
-    nstages = max((stage[i] for i in members), default=0) + 1
+    stage = stages(g, live, var) if size is None else by_size(g, live, var, size)
+    nstages = max(stage, default=0) + 1
     preamble, bodies = printer.staged_lines(g, stage, nstages)
     crossing = _crossing(g, live, var, stage, members)
     width = sum(2 if g.types[t] is T.COMPLEX else 1 for t in crossing)
@@ -78,7 +91,7 @@ def source(printer, g: Graph, name: str) -> str:
     dtype, ind = f"np.{printer.dtype}", printer.indent
     # each stage's loop is a function of its own: numba's parallel analysis then sees a few
     # calls in the block loop instead of every statement of every stage (a much faster JIT)
-    functions, block = [PRODUCT.format(flags=flags)], [
+    functions, block = [PRODUCT.format(flags=flags)] if groups else [], [
         f"pg_lo = pg_blk * {BLOCK}", f"pg_hi = min(n, pg_lo + {BLOCK})",
         *(f"pg_x{grp.id} = np.empty((pg_hi - pg_lo, {len(grp.args)}), {dtype})"
           for grp in groups if grp.id not in direct),
@@ -89,8 +102,8 @@ def source(printer, g: Graph, name: str) -> str:
         body = [printer._load(g, t, crossing[t], "pg_s[pg_b, {}]")
                 for t in sorted(uses & crossing.keys()) if stage[t] < s]
         body += bodies[s]
-        body += [printer._store_scratch(g, t, crossing[t], "pg_s[pg_b, {}]")
-                 for t in crossing if stage[t] == s]
+        body += [line for t in crossing if stage[t] == s
+                 for line in printer._store_scratch(g, t, crossing[t], "pg_s[pg_b, {}]")]
         following = [grp for grp in by_stage.get(s + 1, {}).values()]
         for grp in following:
             if grp.id not in direct:
@@ -107,6 +120,8 @@ def source(printer, g: Graph, name: str) -> str:
                          f"  # layer {len(grp.args)} -> {len(grp.rows)}")
     weights = [f"pg_w{grp.id} = np.ascontiguousarray({grp.matrix(g)})" for grp in groups]
     note = f"# event loop in blocks of {BLOCK}: {nstages} stages, {len(groups)} matrix products"
+    if size is not None:
+        note += f" (stages of at most {size} nodes: the JIT is not linear in a function's size)"
     return (f"{printer.header(g, name)}\n{note}\nimport numpy as np\nimport numba as nb\n\n\n"
             + "\n\n".join(functions) + "\n\n"
             f"@nb.njit(parallel={printer.options.get('parallel', True)}, {flags})\n"

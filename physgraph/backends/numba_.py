@@ -11,7 +11,6 @@ import numba
 from ..graph import Graph, Op, T
 from . import blocked
 from .printer import Printer
-from .split import split
 
 # numba's default "workqueue" threading layer runs one parallel region at a time per
 # process; calls from several Python threads are serialized here instead of crashing it
@@ -43,7 +42,7 @@ class NumbaPrinter(Printer):
     def _print_OR(self, g, i, args): return f"{args[0]} or {args[1]}"
     def _print_NOT(self, g, i, args): return f"not {args[0]}"
 
-    part_size = 1500       # lines per part function: numba compiles big bodies superlinearly
+    part_size = 1500       # nodes per stage loop: numba compiles big bodies superlinearly
     contracts = True       # network layers: blocked event loop around matrix products
 
     def column(self, grp, column: int) -> str:
@@ -57,35 +56,10 @@ class NumbaPrinter(Printer):
         if Op.CONTRACT in g.ops:
             return blocked.source(self, g, name)
         preamble, body = self.lines(g)
+        if len(body) > self.part_size:
+            return blocked.source(self, g, name, size=self.part_size)
         params = [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
-        if len(body) <= self.part_size:
-            return self.template(name, self.header(g, name), params, preamble, body)
-        outside = {int(line.split(" = ")[0][1:]) for line in preamble}
-        parts = split(body, self.part_size, outside)
-        slots = {t: k for k, t in enumerate(t for p in parts for t in p.live_out)}
-        width = sum(2 if g.types[t] is T.COMPLEX else 1 for t in slots)
-        offset, k = {}, 0
-        for t in slots:
-            offset[t] = k
-            k += 2 if g.types[t] is T.COMPLEX else 1
-        ind = self.indent
-        text = [self.header(g, name) + f"\n# body split into {len(parts)} parts of at most "
-                f"{self.part_size} lines; values crossing parts go through scratch s",
-                "import numpy as np\nimport numba as nb\n"]
-        flags = (f"fastmath={self.fastmath}, error_model=\"numpy\", nogil=True, cache=True")
-        uniform = [int(line.split(" = ")[0][1:]) for line in preamble]
-        args = ", ".join(["i", *params, "s", *(f"t{u}" for u in uniform)])
-        for j, part in enumerate(parts):
-            loads = [self._load(g, t, offset[t]) for t in part.live_in]
-            stores = [self._store_scratch(g, t, offset[t]) for t in part.live_out]
-            lines = loads + part.lines + stores
-            text.append(f"@nb.njit({flags})\ndef part{j}({args}):\n"
-                        + "".join(f"{ind}{line}\n" for line in lines))
-        calls = [f"part{j}({args})" for j in range(len(parts))]
-        main = [f"s = np.empty({max(width, 1)}, np.{self.dtype})", *calls]
-        kernel = self.template(name, "", params, preamble, main)
-        text.append(kernel.split("import numba as nb\n", 1)[1].strip("\n") + "\n")
-        return "\n\n".join(text)
+        return self.template(name, self.header(g, name), params, preamble, body)
 
     def _load(self, g: Graph, t: int, k: int, slot: str = "s[{}]") -> str:
         if g.types[t] is T.BOOL:
@@ -94,11 +68,10 @@ class NumbaPrinter(Printer):
             return f"t{t} = complex({slot.format(k)}, {slot.format(k + 1)})"
         return f"t{t} = {slot.format(k)}"
 
-    def _store_scratch(self, g: Graph, t: int, k: int, slot: str = "s[{}]") -> str:
+    def _store_scratch(self, g: Graph, t: int, k: int, slot: str = "s[{}]") -> list[str]:
         if g.types[t] is T.COMPLEX:
-            return (f"{slot.format(k)} = t{t}.real\n{self.indent}"
-                    f"{slot.format(k + 1)} = t{t}.imag")
-        return f"{slot.format(k)} = t{t}"
+            return [f"{slot.format(k)} = t{t}.real", f"{slot.format(k + 1)} = t{t}.imag"]
+        return [f"{slot.format(k)} = t{t}"]
 
     def template(self, name, header, params, preamble, body) -> str:
         ind = self.indent
