@@ -4,8 +4,8 @@ A workload with its own kernel (the fit is a loop over detector layers with a Ja
 an expression): physgraph runs ``examples/kalman/fit.py`` (one kernel per track batch:
 reference, forward and backward extended-Kalman passes), and the peers are the same fit
 written the other ways a physicist would (``examples/kalman/peers.py``): NumPy batched over
-tracks, filterpy's ExtendedKalmanFilter track by track (on a subset, rate per track), and
-``jax.jit(jax.vmap(...))`` of a jnp version.  The reference is the NumPy version in float64
+tracks, filterpy's ExtendedKalmanFilter track by track, and ``jax.jit(jax.vmap(...))`` of
+a jnp version (these two on a subset of the tracks, rate per track).  The reference is the NumPy version in float64
 (its transport Jacobian is written out by hand: no physgraph derivative in it).
 
 The example lives in the repository (``examples/``), not in the installed package: this
@@ -22,7 +22,10 @@ import numpy as np
 from .impls import Implementation, Prepared
 from .workloads import Arrays, Workload, register
 
-FILTERPY_TRACKS = 200        # filterpy runs ~30 tracks/s: timed on this many
+FILTERPY_TRACKS = 200        # filterpy runs ~100 tracks/s: timed on this many
+# XLA on the 2-core CPU did not finish its first call on 10^5 tracks in minutes (2 s for
+# 2*10^4 once compiled): the JAX peer is timed on this many, like filterpy
+JAX_TRACKS = 20_000
 
 
 @lru_cache(maxsize=1)
@@ -104,7 +107,7 @@ def _jax():
 PEERS = (
     _peer("numpy-batched", "numpy-batched", _numpy),
     _peer("filterpy", "filterpy", _filterpy, ("filterpy",), FILTERPY_TRACKS, float64_only=True),
-    _peer("jax-vmap", "jax-vmap", _jax, ("jax",)),
+    _peer("jax-vmap", "jax-vmap", _jax, ("jax",), JAX_TRACKS),
 )
 
 WORKLOAD = register(Workload(
@@ -112,7 +115,8 @@ WORKLOAD = register(Workload(
     description="extended Kalman track fit, 10 planes, q/p in a field: 3 passes per track",
     build=None, generate=generate, reference=reference, kernel=kernel, peers=PEERS,
     default_events=100_000,
-    note="peers: numpy-batched, filterpy (on 200 tracks), jax-vmap; numba compiles ~2 min",
+    note="peers: numpy-batched, filterpy (on 200 tracks), jax-vmap (on 20000); numba "
+         "compiles for minutes",
     # float32: the fit in float32 against the float64 NumPy fit of the same inputs; worst
     # element on 3000 tracks: 0.7% (physgraph), 1.3% (NumPy in float32), on chi2 and on
     # covariance elements near the comparison's 1e-3 * rms floor
