@@ -3,12 +3,16 @@ matrix products taking turns inside each block.
 
 A contraction needs every event's input vector before any output row, so the per-event body
 is cut into stages at the contractions.  A node's stage is the number of contractions on its
-longest path from the inputs.  Each block of ``BLOCK`` events (the blocks run in parallel)
+longest path from the inputs.  Each block of events (the blocks run in parallel)
 does, for stage s = 0, 1, ...: one loop over its events computing stage s's nodes, writing
 the arguments of the next contractions into ``pg_x<id>`` and values a later stage still
 needs into scratch ``pg_s``; then the products ``pg_y<id> = pg_x<id> @ W[rows].T``.  The
 next stage reads its contractions as columns of ``pg_y<id>``, so bias and activation run
 fused in the loop after the product.
+
+A long body without contractions is cut the same way, every ``size`` nodes, so that the
+JIT compiles several short functions instead of one huge one.  Blocks are as small as it
+takes (down to 8 events) to keep a block's scratch in L2.
 
 The product is a small numba loop nest (``product`` below), not a BLAS call: a BLAS call
 inside the parallel block loop starts its own threads under numba's (oversubscribing the
@@ -24,6 +28,17 @@ from ..graph import Graph, Op, T
 from . import contract
 
 BLOCK = 1024       # events per block: activations of a 64-wide layer stay in L2 (256 KB)
+SCRATCH_BYTES = 256 * 1024     # a block's scratch (values crossing stages) should fit in L2
+
+
+def block_size(width: int, itemsize: int) -> int:
+    """Events per block: BLOCK, or fewer (a power of two, at least 8) when the values that
+    cross stages are many, so one block's scratch stays in L2 (a matrix element crosses
+    thousands of values per event between its stages)."""
+    size = BLOCK
+    while size > 8 and size * width * itemsize > SCRATCH_BYTES:
+        size //= 2
+    return size
 
 
 def stages(g: Graph, live: bytearray, var: bytearray) -> list[int]:
@@ -75,6 +90,7 @@ def source(printer, g: Graph, name: str, size: int | None = None) -> str:
     preamble, bodies = printer.staged_lines(g, stage, nstages)
     crossing = _crossing(g, live, var, stage, members)
     width = sum(2 if g.types[t] is T.COMPLEX else 1 for t in crossing)
+    per_block = block_size(width, 4 if printer.dtype == "float32" else 8)
     by_stage: dict[int, dict] = {}             # stage -> {group id: group} it starts
     for i, (grp, _) in members.items():
         by_stage.setdefault(stage[i], {})[grp.id] = grp
@@ -92,7 +108,7 @@ def source(printer, g: Graph, name: str, size: int | None = None) -> str:
     # each stage's loop is a function of its own: numba's parallel analysis then sees a few
     # calls in the block loop instead of every statement of every stage (a much faster JIT)
     functions, block = [PRODUCT.format(flags=flags)] if groups else [], [
-        f"pg_lo = pg_blk * {BLOCK}", f"pg_hi = min(n, pg_lo + {BLOCK})",
+        f"pg_lo = pg_blk * {per_block}", f"pg_hi = min(n, pg_lo + {per_block})",
         *(f"pg_x{grp.id} = np.empty((pg_hi - pg_lo, {len(grp.args)}), {dtype})"
           for grp in groups if grp.id not in direct),
         *(f"pg_y{grp.id} = np.zeros((pg_hi - pg_lo, {len(grp.rows)}), {dtype})" for grp in groups),
@@ -119,7 +135,7 @@ def source(printer, g: Graph, name: str, size: int | None = None) -> str:
             block.append(f"product({left}, pg_w{grp.id}, pg_y{grp.id})"
                          f"  # layer {len(grp.args)} -> {len(grp.rows)}")
     weights = [f"pg_w{grp.id} = np.ascontiguousarray({grp.matrix(g)})" for grp in groups]
-    note = f"# event loop in blocks of {BLOCK}: {nstages} stages, {len(groups)} matrix products"
+    note = f"# event loop in blocks of {per_block}: {nstages} stages, {len(groups)} matrix products"
     if size is not None:
         note += f" (stages of at most {size} nodes: the JIT is not linear in a function's size)"
     return (f"{printer.header(g, name)}\n{note}\nimport numpy as np\nimport numba as nb\n\n\n"
@@ -127,7 +143,7 @@ def source(printer, g: Graph, name: str, size: int | None = None) -> str:
             f"@nb.njit(parallel={printer.options.get('parallel', True)}, {flags})\n"
             f"def kernel(n, {', '.join(params)}):\n"
             + "".join(f"{ind}{line}\n" for line in preamble + weights)
-            + f"{ind}for pg_blk in nb.prange((n + {BLOCK - 1}) // {BLOCK}):\n"
+            + f"{ind}for pg_blk in nb.prange((n + {per_block - 1}) // {per_block}):\n"
             + "".join(f"{ind * 2}{line}\n" for line in block))
 
 
