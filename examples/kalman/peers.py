@@ -151,9 +151,9 @@ def jax_fit(tel: tm.Telescope):
     import jax.numpy as jnp
 
     ns = tel.n_state
-    H, R = jnp.eye(2, ns), tel.sigma ** 2 * jnp.eye(2)
 
     def one_pass(meas, qop_ref, backward):
+        H, R = jnp.eye(2, ns, dtype=meas.dtype), tel.sigma ** 2 * jnp.eye(2, dtype=meas.dtype)
         x = jnp.zeros(ns, meas.dtype)
         P = jnp.diag(jnp.asarray(tel.prior_var[:ns], meas.dtype))
         chi2 = jnp.zeros((), meas.dtype)
@@ -162,16 +162,16 @@ def jax_fit(tel: tm.Telescope):
                 def move(s, dz=dz):
                     return jnp.stack(tm.propagate(tel, s, dz, jnp))
                 if not backward:
-                    P = P + _noise(tel, x, qop_ref, jnp)
-                F = jax.jacfwd(move)(x)
-                x, P = move(x), F @ P @ F.T
+                    P = P + _noise(tel, x, qop_ref, jnp).astype(meas.dtype)
+                F = jax.jacfwd(move)(x).astype(meas.dtype)
+                x, P = move(x).astype(meas.dtype), F @ P @ F.T
                 if backward:
-                    P = P + _noise(tel, x, qop_ref, jnp)
+                    P = P + _noise(tel, x, qop_ref, jnp).astype(meas.dtype)
             r = meas[k] - H @ x
             S_inv = jnp.linalg.inv(H @ P @ H.T + R)
             K = P @ H.T @ S_inv
             x = x + K @ r
-            A = jnp.eye(ns) - K @ H
+            A = jnp.eye(ns, dtype=meas.dtype) - K @ H
             P = A @ P @ A.T + K @ R @ K.T
             if counted:
                 chi2 = chi2 + r @ S_inv @ r
