@@ -121,3 +121,29 @@ def test_dense_variant_computes_the_same_with_more_flops(kernel, tracks):
     err, _ = max_rel_err([got[k] for k in peers.KEYS], [ref[k] for k in peers.KEYS])
     assert err < 1e-9
     assert dense.stats["flops_out"] > 2 * kernel.stats["flops_out"]
+
+
+# ---- the benchmark workload: its own kernel and peers ---------------------------------------
+def test_workload_brings_its_own_peers_and_subset_timing():
+    from physgraph.bench import runner, workloads
+    from physgraph.bench.impls import Implementation, Prepared, select
+    from physgraph.bench.limits import Limits
+    from physgraph.bench.peers import for_workload
+    w = workloads.get("kalman-fit")
+    keys = set(for_workload(w))
+    assert {"numpy-batched", "filterpy", "jax-vmap"} <= keys
+    assert not keys & {"lambdify", "symengine", "pytensor"}          # no SymPy form to compile
+    assert "filterpy" not in for_workload(workloads.get("kalman-update"))
+    (impl,) = select([], ["numpy-batched"], w)
+    assert impl.name == "numpy-batched"
+
+    def build(w, dtype, n):     # the NumPy fit, told to run on 10 of the events only
+        return Prepared(lambda inputs: (lambda: peers.numpy_fit(TEL, inputs["meas"])),
+                        lambda raw, n: [raw[k] for k in peers.KEYS], subset=10)
+    inputs = w.inputs(40)
+    row = runner.run_one(Implementation("subset", "subset", "peer", build), w, inputs,
+                         w.reference(inputs), Limits(), runner.Config(events=40, repeat=1),
+                         lambda text, advance: None)
+    assert row.status == "ok", row.message
+    assert row.info["events_run"] == 10
+    assert row.events_per_s == pytest.approx(10 / row.time_s)
