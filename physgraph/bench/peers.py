@@ -82,12 +82,16 @@ def _build_pytensor(w: Workload, dtype: str, n: int) -> Prepared:
     symbols, exprs, shapes = _flat(w)
     with pytensor.config.change_flags(floatX=dtype):
         # dim=1: every symbol is a vector over events; PyTensor fuses the elementwise graph
-        f = pytensor_function(symbols, exprs, dim=1, dtypes={s: dtype for s in symbols})
+        # a workload may take inputs its expressions never read (the beam momenta's px, py)
+        f = pytensor_function(symbols, exprs, dim=1, dtypes={s: dtype for s in symbols},
+                              on_unused_input="ignore")
 
     def bind(inputs: Arrays):
         cols = columns(w, inputs)
         return lambda: f(*cols)
-    return Prepared(bind, lambda raw, n: split_flat(list(raw), shapes, n))
+    # one output comes back as the array itself, several as a list
+    return Prepared(bind, lambda raw, n: split_flat([raw] if len(exprs) == 1 else list(raw),
+                                                     shapes, n))
 
 
 # ---- the workload's own hand-written NumPy --------------------------------------------------
