@@ -290,7 +290,6 @@ def test_every_differentiable_op_has_a_rule_matching_finite_differences():
         assert_close(jk(x, y, dx, dy), fd, rtol=1e-6, atol=1e-8), op
 
 
-@pytest.mark.skipif(not hasattr(Op, "CONTRACT"), reason="the IR has no contraction op")
 def test_contraction_rules():
     """y_r = sum_k W[r, k] sin(x_k): the tangent is the same contraction of the tangents,
     the adjoint of x_k is sum_r ct_r W[r, k] cos(x_k)."""

@@ -15,6 +15,7 @@ from physgraph.bench.compare import max_rel_err
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
 from examples.kalman import fit, peers, telescope as tm  # noqa: E402
+from examples.kalman.validate import pulls  # noqa: E402
 
 from helpers import assert_close  # noqa: E402
 
@@ -30,14 +31,6 @@ def kernel() -> pg.Kernel:
 @pytest.fixture(scope="module")
 def tracks():
     return tm.generate(TEL, N, np.random.default_rng(7))
-
-
-def pulls(out: dict, truth: np.ndarray) -> dict:
-    result = {}
-    for where, plane in (("first", 0), ("last", -1)):
-        sigma = np.sqrt(np.diagonal(out["P_" + where], axis1=1, axis2=2))
-        result[where] = (out["x_" + where] - truth[:, plane]) / sigma
-    return result
 
 
 def test_pulls_and_chi2_on_simulated_tracks(kernel, tracks):

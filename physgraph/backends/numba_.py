@@ -61,14 +61,14 @@ class NumbaPrinter(Printer):
         params = [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
         return self.template(name, self.header(g, name), params, preamble, body)
 
-    def _load(self, g: Graph, t: int, k: int, slot: str = "s[{}]") -> str:
+    def _load(self, g: Graph, t: int, k: int, slot: str) -> str:
         if g.types[t] is T.BOOL:
             return f"t{t} = {slot.format(k)} != 0"
         if g.types[t] is T.COMPLEX:
             return f"t{t} = complex({slot.format(k)}, {slot.format(k + 1)})"
         return f"t{t} = {slot.format(k)}"
 
-    def _store_scratch(self, g: Graph, t: int, k: int, slot: str = "s[{}]") -> list[str]:
+    def _store_scratch(self, g: Graph, t: int, k: int, slot: str) -> list[str]:
         if g.types[t] is T.COMPLEX:
             return [f"{slot.format(k)} = t{t}.real", f"{slot.format(k + 1)} = t{t}.imag"]
         return [f"{slot.format(k)} = t{t}"]
