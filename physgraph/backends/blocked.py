@@ -24,6 +24,8 @@ it is reads the input's rows in place.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..graph import Graph, Op, T
 from . import contract
 
@@ -31,12 +33,15 @@ BLOCK = 1024       # events per block: activations of a 64-wide layer stay in L2
 SCRATCH_BYTES = 256 * 1024     # a block's scratch (values crossing stages) should fit in L2
 
 
-def block_size(width: int, itemsize: int) -> int:
-    """Events per block: BLOCK, or fewer (a power of two, at least 8) when the values that
-    cross stages are many, so one block's scratch stays in L2 (a matrix element crosses
-    thousands of values per event between its stages)."""
+MIN_COLUMN_BLOCK = 32     # events per block in columns: a few vector iterations per loop
+
+
+def block_size(width: int, itemsize: int, smallest: int = 8) -> int:
+    """Events per block: BLOCK, or fewer (a power of two, at least ``smallest``) when the
+    values that cross stages are many, so one block's scratch stays in L2 (a matrix element
+    crosses thousands of values per event between its stages)."""
     size = BLOCK
-    while size > 8 and size * width * itemsize > SCRATCH_BYTES:
+    while size > smallest and size * width * itemsize > SCRATCH_BYTES:
         size //= 2
     return size
 
@@ -80,17 +85,33 @@ def by_size(g: Graph, live: bytearray, var: bytearray, size: int) -> list[int]:
     return stage
 
 
-def source(printer, g: Graph, name: str, size: int | None = None) -> str:
+def source(printer, g: Graph, name: str, size: int | None = None,
+           in_columns: bool = False) -> str:
     """The kernel's source (``printer`` is the NumbaPrinter: names, reads, writes, header).
-    Stages are cut at the contractions, or every ``size`` nodes when given (no contractions)."""
+    Stages are cut at the contractions, or every ``size`` nodes when given (no contractions);
+    ``in_columns``: lay a block out in columns (``Columns``; not with contractions)."""
     live, var = g.live(), g.varying()
     members = contract.groups(g, live, var)
     stage = stages(g, live, var) if size is None else by_size(g, live, var, size)
     nstages = max(stage, default=0) + 1
-    preamble, bodies = printer.staged_lines(g, stage, nstages)
     crossing = _crossing(g, live, var, stage, members)
-    width = sum(2 if g.types[t] is T.COMPLEX else 1 for t in crossing)
-    per_block = block_size(width, 4 if printer.dtype == "float32" else 8)
+    itemsize = 4 if printer.dtype == "float32" else 8
+    # in columns (structure of arrays) every value an event loop loads or stores is
+    # contiguous across events, and LLVM vectorizes the loop across events
+    columns = Columns(g, live, var, crossing, printer) if in_columns and not members else None
+    if columns is not None:
+        width = columns.width
+        per_block = columns.block = block_size(width, itemsize, smallest=MIN_COLUMN_BLOCK)
+        printer.columns = columns
+        slot = columns.slot
+    else:
+        width = sum(2 if g.types[t] is T.COMPLEX else 1 for t in crossing)
+        per_block = block_size(width, itemsize)
+        slot = "pg_s[pg_b, {}]".format
+    try:
+        preamble, bodies = printer.staged_lines(g, stage, nstages)
+    finally:
+        printer.columns = None
     by_stage: dict[int, dict] = {}             # stage -> {group id: group} it starts
     for i, (grp, _) in members.items():
         by_stage.setdefault(stage[i], {})[grp.id] = grp
@@ -105,6 +126,8 @@ def source(printer, g: Graph, name: str, size: int | None = None) -> str:
     names = _names(g, printer, members, live)
     flags = f'fastmath={printer.fastmath}, error_model="numpy", nogil=True, cache=True'
     dtype, ind = f"np.{printer.dtype}", printer.indent
+    scratch = (f"np.empty({width * per_block}, {dtype})" if columns is not None
+               else f"np.empty((pg_hi - pg_lo, {width}), {dtype})")
     # each stage's loop is a function of its own: numba's parallel analysis then sees a few
     # calls in the block loop instead of every statement of every stage (a much faster JIT)
     functions, block = [PRODUCT.format(flags=flags)] if groups else [], [
@@ -112,39 +135,120 @@ def source(printer, g: Graph, name: str, size: int | None = None) -> str:
         *(f"pg_x{grp.id} = np.empty((pg_hi - pg_lo, {len(grp.args)}), {dtype})"
           for grp in groups if grp.id not in direct),
         *(f"pg_y{grp.id} = np.zeros((pg_hi - pg_lo, {len(grp.rows)}), {dtype})" for grp in groups),
-        *([f"pg_s = np.empty((pg_hi - pg_lo, {width}), {dtype})"] if width else [])]
+        *([f"pg_s = {scratch}"] if width else [])]
+
+    def loop(label: str, body: list) -> None:
+        """A function looping over the block's events."""
+        if columns is None:
+            head = ["for i in range(pg_lo, pg_hi):", f"{ind}pg_b = i - pg_lo"]
+        else:       # an unsigned index: no wraparound select that hides the columns' offsets
+            head = ["for pg_b in range(u(pg_hi - pg_lo)):", f"{ind}i = pg_lo + pg_b"]
+        functions.append(f"@nb.njit({flags})\ndef {label}{call}:\n"
+                         + "".join(f"{ind}{line}\n" for line in head)
+                         + "".join(f"{ind * 2}{line}\n" for line in body))
+        block.append(f"{label}{call}")
+
+    if columns is not None and columns.gather:
+        loop("gather", columns.gather)
     for s in range(nstages):
         uses = _uses(g, live, var, stage, members, s)
-        body = [printer._load(g, t, crossing[t], "pg_s[pg_b, {}]")
+        body = [printer._load(g, t, crossing[t], slot)
                 for t in sorted(uses & crossing.keys()) if stage[t] < s]
         body += bodies[s]
         body += [line for t in crossing if stage[t] == s
-                 for line in printer._store_scratch(g, t, crossing[t], "pg_s[pg_b, {}]")]
+                 for line in printer._store_scratch(g, t, crossing[t], slot)]
         following = [grp for grp in by_stage.get(s + 1, {}).values()]
         for grp in following:
             if grp.id not in direct:
                 body += [f"pg_x{grp.id}[pg_b, {k}] = {names[a]}" for k, a in enumerate(grp.args)]
         if body:
-            functions.append(f"@nb.njit({flags})\ndef stage{s}{call}:\n"
-                             f"{ind}for i in range(pg_lo, pg_hi):\n{ind * 2}pg_b = i - pg_lo\n"
-                             + "".join(f"{ind * 2}{line}\n" for line in body))
-            block.append(f"stage{s}{call}")
+            loop(f"stage{s}", body)
         for grp in following:
             arg = direct.get(grp.id)
             left = f"{arg.ident}[pg_lo:pg_hi]" if arg is not None else f"pg_x{grp.id}"
             block.append(f"product({left}, pg_w{grp.id}, pg_y{grp.id})"
                          f"  # layer {len(grp.args)} -> {len(grp.rows)}")
+    if columns is not None and columns.scatter:
+        loop("scatter", columns.scatter)
     weights = [f"pg_w{grp.id} = np.ascontiguousarray({grp.matrix(g)})" for grp in groups]
     note = f"# event loop in blocks of {per_block}: {nstages} stages, {len(groups)} matrix products"
     if size is not None:
         note += f" (stages of at most {size} nodes: the JIT is not linear in a function's size)"
-    return (f"{printer.header(g, name)}\n{note}\nimport numpy as np\nimport numba as nb\n\n\n"
+    if columns is not None:
+        note += f"\n# a block's values in {width} columns (inputs, values crossing stages, " \
+            "outputs): the loops vectorize across events"
+    imports = "import numpy as np\nimport numba as nb\n" + \
+        ("\nu = np.uint64          # column offsets and the event index in a block\n"
+         if columns is not None else "")
+    return (f"{printer.header(g, name)}\n{note}\n{imports}\n\n"
             + "\n\n".join(functions) + "\n\n"
             f"@nb.njit(parallel={printer.options.get('parallel', True)}, {flags})\n"
             f"def kernel(n, {', '.join(params)}):\n"
             + "".join(f"{ind}{line}\n" for line in preamble + weights)
             + f"{ind}for pg_blk in nb.prange((n + {per_block - 1}) // {per_block}):\n"
             + "".join(f"{ind * 2}{line}\n" for line in block))
+
+
+class Columns:
+    """A block's values in columns, one per value, each ``block`` events long: per-event
+    inputs (copied in by the ``gather`` loop), values crossing stages, and output elements
+    (copied out by the ``scatter`` loop; a complex one takes two columns).
+
+    Each stage loop then touches one array only, at a constant offset from the event index:
+    ``pg_s[pg_b + u(<column start>)]``.  LLVM sees that two columns never overlap within a
+    block and vectorizes the loop across events.  A stage that read ``p[i, 0]`` or wrote
+    ``out[i]`` directly would stay scalar: LLVM can't rule out that the caller's arrays
+    overlap the scratch when there are many pointers, and a strided access has no vector
+    load.  The index is unsigned because numba wraps a negative signed index around, a
+    select that hides the offset from LLVM's dependence analysis.  The printer reads
+    inputs and stores outputs through ``read``/``store`` while ``printer.columns`` is set."""
+
+    def __init__(self, g: Graph, live, var, crossing: dict, printer):
+        self.block = 0                            # events per block, set by the caller
+        self.inputs: dict[int, int] = {}          # input node -> column
+        self._copied_in: list[tuple[int, str]] = []
+        for i in range(len(g)):
+            if live[i] and var[i] and g.ops[i] is Op.INPUT:
+                self.inputs[i] = len(self.inputs)
+                self._copied_in.append((self.inputs[i], printer.read(g, i)))
+        self.crossing = len(self.inputs)          # values crossing stages follow the inputs
+        width = self.crossing + sum(2 if g.types[t] is T.COMPLEX else 1 for t in crossing)
+        self.outputs: dict[str, tuple[int, T]] = {}      # element text -> (column, type)
+        for k, (o, t) in enumerate(zip(g.outputs, printer.out_types)):
+            for index in np.ndindex(*o.shape):
+                self.outputs[printer.write(f"out{k}", index)] = (width, t)
+                width += 2 if t is T.COMPLEX else 1
+        self.width = width
+
+    @property
+    def gather(self) -> list[str]:
+        return [f"{self.column(c)} = {text}" for c, text in self._copied_in]
+
+    @property
+    def scatter(self) -> list[str]:
+        return [f"{target} = {self._value(c, t)}" for target, (c, t) in self.outputs.items()]
+
+    def _value(self, c: int, t: T) -> str:
+        if t is T.COMPLEX:
+            return f"complex({self.column(c)}, {self.column(c + 1)})"
+        return self.column(c) + (" != 0" if t is T.BOOL else "")
+
+    def store(self, target: str, value: str) -> list[str]:
+        """Lines that put ``value`` in the columns of output element ``target``."""
+        c, t = self.outputs[target]
+        if t is T.COMPLEX:
+            return [f"{self.column(c)} = {value}.real", f"{self.column(c + 1)} = {value}.imag"]
+        return [f"{self.column(c)} = {value}"]
+
+    def column(self, c: int) -> str:
+        return f"pg_s[pg_b + u({c * self.block})]"
+
+    def slot(self, k: int) -> str:
+        """Scratch slot k of the values crossing stages."""
+        return self.column(self.crossing + k)
+
+    def read(self, i: int) -> str:
+        return self.column(self.inputs[i])
 
 
 def _names(g: Graph, printer, members, live) -> list:
