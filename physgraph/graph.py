@@ -103,6 +103,9 @@ def arity(op: Op) -> int | None:
     return None if op in VARIADIC else ARITY.get(op, 2)
 
 
+_ARITY_OF = {op: arity(op) for op in Op}
+
+
 def normalize_const(value):
     """Constants are Fraction (exact integers and rationals), float, complex or bool."""
     if isinstance(value, (bool, np.bool_)):
@@ -188,6 +191,7 @@ class Graph:
     signature: list = field(default_factory=list)    # list[Arg]
     outputs: list = field(default_factory=list)      # list[Output]
     _index: dict = field(default_factory=dict, repr=False)
+    _analyses: dict = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -210,8 +214,9 @@ class Graph:
         found = self._index.get(key)
         if found is not None:
             return found
-        if arity(op) is not None and len(args) != arity(op):
-            raise ValueError(f"{op.name} takes {arity(op)} arguments, got {len(args)}")
+        expected = _ARITY_OF[op]
+        if expected is not None and len(args) != expected:
+            raise ValueError(f"{op.name} takes {expected} arguments, got {len(args)}")
         typ = self._result_type(op, args, attr)
         i = len(self.ops)
         self.ops.append(op)
@@ -243,7 +248,14 @@ class Graph:
             return const_type(attr)
         if op in (Op.INPUT, Op.PARAM):
             return T.REAL
-        ts = [self.types[a] for a in args]
+        types = self.types
+        if op in _ARITHMETIC:                     # real operands: the common case
+            for a in args:
+                if types[a] is not T.REAL:
+                    break
+            else:
+                return T.REAL
+        ts = [types[a] for a in args]
         if op in _ARITHMETIC and T.BOOL not in ts:        # the common case, first
             return T.COMPLEX if T.COMPLEX in ts else T.REAL
         if op is Op.CONTRACT:
@@ -279,6 +291,31 @@ class Graph:
         """A graph with the same signature and no nodes (passes build into it)."""
         return Graph(signature=list(self.signature))
 
+    def renumbered(self, order) -> "Graph":
+        """The nodes ``order`` (ids here, each after its arguments), renumbered densely in
+        that order: the same nodes without a rebuild through ``node`` (no type inference,
+        no folding), for passes that only drop or reorder nodes."""
+        new = self.empty_like()
+        mapping = [0] * len(self)
+        ops, args, attrs, types = self.ops, self.args, self.attrs, self.types
+        put_op, put_args, put_attr, put_type = (new.ops.append, new.args.append,
+                                                new.attrs.append, new.types.append)
+        index, remap = new._index, mapping.__getitem__
+        for i in order:
+            op, attr = ops[i], attrs[i]
+            a = tuple(map(remap, args[i]))
+            if op in COMMUTATIVE:
+                a = tuple(sorted(a))
+            elif op is Op.FMA and a[0] > a[1]:
+                a = (a[1], a[0], a[2])
+            mapping[i] = index[(op, a, const_key(attr) if op is Op.CONST else attr)] = len(new.ops)
+            put_op(op)
+            put_args(a)
+            put_attr(attr)
+            put_type(types[i])
+        new.remap_outputs(self, mapping)
+        return new
+
     def remap_outputs(self, old: "Graph", mapping) -> None:
         self.outputs = [Output(o.name, o.shape, tuple(mapping[n] for n in o.nodes))
                         for o in old.outputs]
@@ -287,8 +324,24 @@ class Graph:
     def output_nodes(self) -> list[int]:
         return [n for o in self.outputs for n in o.nodes]
 
+    def _memo(self, name: str, compute) -> bytearray:
+        """An analysis of the graph as it is now (nodes are only ever appended; the
+        outputs may be replaced), computed once; callers get their own copy."""
+        state = (len(self.ops), tuple(self.output_nodes()))
+        memo = self._analyses.get(name)
+        if memo is None or memo[0] != state:
+            memo = self._analyses[name] = (state, compute())
+        return bytearray(memo[1])
+
     def live(self) -> bytearray:
         """live[i] == 1 when node i is needed by an output (reverse creation order walk)."""
+        return self._memo("live", self._live)
+
+    def varying(self) -> bytearray:
+        """varying[i] == 1 when node i depends on a per-event input (0: per call or constant)."""
+        return self._memo("varying", self._varying)
+
+    def _live(self) -> bytearray:
         live = bytearray(len(self))
         for n in self.output_nodes():
             live[n] = 1
@@ -299,8 +352,7 @@ class Graph:
                     live[a] = 1
         return live
 
-    def varying(self) -> bytearray:
-        """varying[i] == 1 when node i depends on a per-event input (0: per call or constant)."""
+    def _varying(self) -> bytearray:
         var = bytearray(len(self))
         ops, args = self.ops, self.args
         inp = Op.INPUT

@@ -157,6 +157,7 @@ class Kernel:
             "flops_by_class": dict(last.flops), "ops": dict(self._ops), "cache": self.cache_status,
             "compile_s": compile_s, "frontend_s": self._frontend_s,
             "passes_s": self._passes_s, "codegen_s": self._codegen_s, "jit_s": self._jit_s,
+            "pass_s": [(r.name, r.seconds) for r in self._rows[1:]],
         }
 
     def report(self) -> str:

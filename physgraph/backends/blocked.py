@@ -150,8 +150,9 @@ def source(printer, g: Graph, name: str, size: int | None = None,
 
     if columns is not None and columns.gather:
         loop("gather", columns.gather)
+    used = _uses(g, live, var, stage, members, nstages)
     for s in range(nstages):
-        uses = _uses(g, live, var, stage, members, s)
+        uses = used[s]
         body = [printer._load(g, t, crossing[t], slot)
                 for t in sorted(uses & crossing.keys()) if stage[t] < s]
         body += bodies[s]
@@ -269,14 +270,12 @@ def _names(g: Graph, printer, members, live) -> list:
     return names
 
 
-def _uses(g: Graph, live, var, stage, members, s: int) -> set:
-    """Nodes read by the loop of stage s (product arguments of stage s + 1 included)."""
-    used = set()
+def _uses(g: Graph, live, var, stage, members, nstages: int) -> list[set]:
+    """Nodes read by the loop of each stage (product arguments of stage s + 1 included)."""
+    used: list[set] = [set() for _ in range(nstages)]
     for i in range(len(g)):
         if live[i] and var[i]:
-            at = stage[i] - 1 if i in members else stage[i]
-            if at == s:
-                used.update(g.args[i])
+            used[stage[i] - 1 if i in members else stage[i]].update(g.args[i])
     return used
 
 

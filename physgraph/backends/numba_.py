@@ -52,7 +52,7 @@ class NumbaPrinter(Printer):
     def _print_OR(self, g, i, args): return f"{args[0]} or {args[1]}"
     def _print_NOT(self, g, i, args): return f"not {args[0]}"
 
-    part_size = 1500       # nodes per stage loop: numba compiles big bodies superlinearly
+    part_size = 2500       # nodes per stage loop: numba compiles big bodies superlinearly
     columns_from = 64      # compute-bound bodies this long run in columns (vectorized)
     contracts = True       # network layers: blocked event loop around matrix products
 

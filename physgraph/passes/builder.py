@@ -24,10 +24,12 @@ class Builder:
         return self.g.const(value)
 
     def varying(self, i: int) -> bool:
-        var, g = self._varying, self.g
-        for j in range(len(var), i + 1):
-            var.append(g.ops[j] is Op.INPUT or any(var[a] for a in g.args[j]))
-        return bool(var[i])
+        var = self._varying
+        if i >= len(var):                         # nodes built since the last question
+            ops, args = self.g.ops, self.g.args
+            for j in range(len(var), i + 1):
+                var.append(ops[j] is Op.INPUT or any(var[a] for a in args[j]))
+        return var[i] == 1
 
     def balanced(self, op: Op, nodes: list[int]) -> int:
         """Combine nodes with an associative op: per-call ones first (one hoisted value),

@@ -71,13 +71,24 @@ def _is(g: Graph, i: int, value) -> bool:
     return c is not None and not isinstance(c, bool) and c == value
 
 
+# ops whose identities all need a constant operand, and those whose others need two equal
+_NEEDS_A_CONSTANT = frozenset({Op.ADD, Op.MUL, Op.FMA, Op.POW, Op.LT, Op.LE, Op.EQ, Op.NE,
+                               Op.ATAN2})
+_SAME_ARGS = frozenset({Op.SUB, Op.DIV, Op.MIN, Op.MAX, Op.AND, Op.OR})
+
+
 def fold_rule(unsafe: bool = False):
     def rule(g: Graph, op: Op, args: tuple, attr) -> int:
         if op in LEAVES or op is Op.CONTRACT:     # a contraction reads a param matrix
             return g.node(op, args, attr)
-        consts = [_const(g, a) for a in args]
-        if all(c is not None for c in consts) and op is not Op.WHERE:
-            return g.const(evaluate(op, consts, attr))
+        ops, nconst = g.ops, 0
+        for a in args:
+            if ops[a] is Op.CONST:
+                nconst += 1
+        if nconst == len(args) and op is not Op.WHERE:
+            return g.const(evaluate(op, [g.attrs[a] for a in args], attr))
+        if nconst == 0 and (op in _NEEDS_A_CONSTANT or op in _SAME_ARGS and args[0] != args[1]):
+            return g.node(op, args, attr)         # no identity applies: the common case
         simpler = _identity(g, op, args, attr, unsafe)
         return simpler if simpler is not None else g.node(op, args, attr)
     return rule

@@ -15,14 +15,11 @@ def rebuild(g: Graph, rule: Rule, only_live: bool = True) -> Graph:
     new = g.empty_like()
     mapping = [0] * len(g)
     keep = g.live() if only_live else None
-    ops, args, attrs = g.ops, g.args, g.attrs
+    ops, args, attrs, remap = g.ops, g.args, g.attrs, mapping.__getitem__
     for i in range(len(g)):
         if keep is not None and not keep[i]:
             continue
-        mapping[i] = rule(new, ops[i], tuple(mapping[a] for a in args[i]), attrs[i])
+        mapping[i] = rule(new, ops[i], tuple(map(remap, args[i])), attrs[i])
     new.remap_outputs(g, mapping)
     return new
 
-
-def copy_rule(new: Graph, op: Op, args: tuple, attr) -> int:
-    return new.node(op, args, attr)

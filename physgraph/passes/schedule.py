@@ -31,9 +31,4 @@ def schedule_order(g: Graph) -> list[int]:
 
 
 def schedule(g: Graph, **_) -> Graph:
-    new = g.empty_like()
-    mapping = [0] * len(g)
-    for i in schedule_order(g):
-        mapping[i] = new.node(g.ops[i], tuple(mapping[a] for a in g.args[i]), g.attrs[i])
-    new.remap_outputs(g, mapping)
-    return new
+    return g.renumbered(schedule_order(g))
