@@ -367,11 +367,13 @@ class Graph:
         return var
 
     def users(self) -> list[int]:
-        """Number of uses of each node (by other nodes and by outputs)."""
+        """Number of uses of each node (by live nodes and by outputs)."""
         count = [0] * len(self)
-        for a in self.args:
-            for x in a:
-                count[x] += 1
+        live = self.live()
+        for i, a in enumerate(self.args):
+            if live[i]:
+                for x in a:
+                    count[x] += 1
         for n in self.output_nodes():
             count[n] += 1
         return count

@@ -168,8 +168,10 @@ class Kernel:
         rows = [f"kernel {self.name!r} ({self.options.backend}, {self.options.dtype}, "
                 f"opt_level {self.options.opt_level})", head, "-" * len(head)]
         for r in self._rows:
-            rows.append(f"{r.name:<14}{r.nodes:>9}" + "".join(f"{r.flops[c]:>9}" for c in classes)
-                        + f"{r.total_flops:>9}{r.seconds * 1e3:>9.2f}")
+            counts = [r.flops[c] for c in classes] + [r.total_flops] if r.flops else \
+                ["-"] * (len(classes) + 1)         # not counted on a huge graph
+            rows.append(f"{r.name:<14}{r.nodes:>9}" + "".join(f"{x:>9}" for x in counts)
+                        + f"{r.seconds * 1e3:>9.2f}")
         rows.append("-" * len(head))
         jit = "not yet (first call)" if self._jit_s is None else f"{self._jit_s * 1e3:.1f} ms"
         rows.append(f"frontend {self._frontend_s * 1e3:.1f} ms, passes {self._passes_s * 1e3:.1f}"

@@ -20,6 +20,8 @@ the inputs are random reals).
 """
 from __future__ import annotations
 
+import os
+
 import mpmath
 import numpy as np
 import sympy as sp
@@ -143,7 +145,9 @@ def expression(draw, depth: int, cplx: bool | None = None, where: bool = True):
         return (_complex_ops if cplx else _real_ops)(draw, depth, where), cplx
 
 
-expression_lists = st.lists(expression(3), min_size=2, max_size=5).map(
+# the long profile (tests/fuzz.py) draws deeper expressions as well as more of them
+DEPTH = 5 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 3
+expression_lists = st.lists(expression(DEPTH), min_size=2, max_size=5).map(
     lambda pairs: [e for e, _ in pairs])
 
 

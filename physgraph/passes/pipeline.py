@@ -25,26 +25,33 @@ from .strength import strength
 LEVELS = {
     0: [],
     1: [fold, dce],
-    2: [lower_complex, fold, simplify, reassociate, strength, dce, fma, schedule],
-    3: [lower_complex, fold, simplify, reassociate, strength, reassociate, strength, dce, fma,
+    2: [lower_complex, fold, simplify, reassociate, strength, fma, schedule],
+    3: [lower_complex, fold, simplify, reassociate, strength, reassociate, strength, fma,
         schedule],
 }
+# (schedule keeps only the nodes the outputs need: it is dead-code elimination as well)
+
+# live nodes above which the rows between the first and the last count nodes but not flops
+# (counting is a walk over the graph per pass: seconds on a graph of 10^6 nodes)
+FLOPS_EVERY_PASS_UP_TO = 200_000
 
 
 @dataclass(frozen=True)
 class PassRow:
     name: str
     nodes: int
-    flops: dict          # by class, see cost.CLASSES
+    flops: dict | None   # by class, see cost.CLASSES (None: not counted)
     seconds: float
 
     @property
-    def total_flops(self) -> int:
+    def total_flops(self) -> int | None:
+        if self.flops is None:
+            return None
         return sum(cost.WEIGHT[c] * n for c, n in self.flops.items())
 
 
-def measure(name: str, g: Graph, seconds: float) -> PassRow:
-    return PassRow(name, cost.live_nodes(g), cost.flops_by_class(g), seconds)
+def measure(name: str, g: Graph, seconds: float, flops: bool = True) -> PassRow:
+    return PassRow(name, cost.live_nodes(g), cost.flops_by_class(g) if flops else None, seconds)
 
 
 def optimize(g: Graph, opt_level: int = 2, **options) -> tuple[Graph, list[PassRow]]:
@@ -57,8 +64,10 @@ def optimize(g: Graph, opt_level: int = 2, **options) -> tuple[Graph, list[PassR
         passes = [lower_complex, *passes]       # the backend has no complex type
     if has_contractions(g):
         passes = [lower_contract, *passes, lower_contract]
-    for p in passes:
+    every = rows[0].nodes <= FLOPS_EVERY_PASS_UP_TO
+    for k, p in enumerate(passes):
         start = time.perf_counter()
         g = p(g, **options)
-        rows.append(measure(p.__name__, g, time.perf_counter() - start))
+        rows.append(measure(p.__name__, g, time.perf_counter() - start,
+                            flops=every or k == len(passes) - 1))
     return g, rows
