@@ -37,20 +37,19 @@ CHOICES = ["+", "-", "*", "/", "+", "*", "sqrt", "exp"]
 def random_function(n: int, seed: int = 0):
     """A traceable function of about ``1.2 n`` nodes (the calls add a scaling product)."""
     rng = np.random.default_rng(seed)
-    choice = rng.choice(len(CHOICES), n)
-    back = rng.integers(1, 64, (n, 2))
+    names = [CHOICES[c] for c in rng.choice(len(CHOICES), n).tolist()]   # Python objects:
+    back = rng.integers(1, 64, (n, 2)).tolist()       # numpy scalars would slow the trace
 
     def random_expression(x: pg.Vec[8], p0: pg.Param, p1: pg.Param):
         values = [x[k] for k in range(8)] + [p0, p1]
-        for k in range(n):
-            a = values[-min(back[k, 0], len(values))]
-            name = CHOICES[choice[k]]
+        for name, (i, j) in zip(names, back):
+            a = values[-min(i, len(values))]
             if name == "sqrt":
                 values.append(pg.sqrt(a * 0.001))
             elif name == "exp":
                 values.append(pg.exp(a * 0.001))
             else:
-                values.append(BINARY[name](a, values[-min(back[k, 1], len(values))]))
+                values.append(BINARY[name](a, values[-min(j, len(values))]))
         return tuple(values[-4:])
     return random_expression
 

@@ -3,8 +3,9 @@
     python tests/fuzz.py [--minutes 60] [--json PATH]
 
 Runs the property modules with ``HYPOTHESIS_PROFILE=long`` round after round (each round
-draws new examples) until the time is up, and stops at the first failure, whose minimal
-example hypothesis prints.  ``--json`` records rounds, outcomes and time.
+draws new examples) until the time is up (a round still running then is cut off), and stops
+at the first failure, whose minimal example hypothesis prints.  ``--json`` records rounds,
+outcomes and time.
 """
 from __future__ import annotations
 
@@ -29,17 +30,28 @@ def main() -> int:
     args = ap.parse_args()
     env = {**os.environ, "HYPOTHESIS_PROFILE": "long"}
     start, rounds, status = time.time(), [], 0
-    while time.time() - start < args.minutes * 60 and status == 0:
+    while status == 0 and (left := args.minutes * 60 - (time.time() - start)) > 60:
         began = time.time()
-        done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                               *(str(HERE / m) for m in MODULES)], env=env, cwd=HERE.parent,
-                              capture_output=True, text=True)
-        status = done.returncode
-        summary = (done.stdout.strip().splitlines() or ["(no output)"])[-1]
-        rounds.append({"seconds": time.time() - began, "exit": status, "summary": summary})
-        print(f"round {len(rounds)}: {summary} ({rounds[-1]['seconds']:.0f} s)", flush=True)
+        # -rA lists every test's outcome, so a round cut off by the clock still says
+        # which properties ran through all their examples
+        cmd = [sys.executable, "-m", "pytest", "-x", "-rA", "-p", "no:cacheprovider",
+               *(str(HERE / m) for m in MODULES)]
+        try:
+            done = subprocess.run(cmd, env=env, cwd=HERE.parent, capture_output=True,
+                                  text=True, timeout=left)
+            status, out = done.returncode, done.stdout + done.stderr
+        except subprocess.TimeoutExpired as cut:
+            status, out = 0, (cut.stdout or b"").decode() if isinstance(cut.stdout, bytes) \
+                else (cut.stdout or "")
+            out += "\n(cut off by the time limit)"
+        passed = [line.split()[1] for line in out.splitlines() if line.startswith("PASSED ")]
+        summary = (out.strip().splitlines() or ["(no output)"])[-1]
+        rounds.append({"seconds": time.time() - began, "exit": status, "summary": summary,
+                       "passed": passed})
+        print(f"round {len(rounds)}: {summary} ({rounds[-1]['seconds']:.0f} s, "
+              f"{len(passed)} properties through all their examples)", flush=True)
         if status != 0:
-            print(done.stdout[-20000:], done.stderr[-5000:], sep="\n")
+            print(out[-20000:])
     if args.json:
         Path(args.json).write_text(json.dumps({
             "date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(),

@@ -146,7 +146,7 @@ def expression(draw, depth: int, cplx: bool | None = None, where: bool = True):
 
 
 # the long profile (tests/fuzz.py) draws deeper expressions as well as more of them
-DEPTH = 5 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 3
+DEPTH = 4 if os.environ.get("HYPOTHESIS_PROFILE") == "long" else 3
 expression_lists = st.lists(expression(DEPTH), min_size=2, max_size=5).map(
     lambda pairs: [e for e, _ in pairs])
 
