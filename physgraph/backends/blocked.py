@@ -151,12 +151,14 @@ def source(printer, g: Graph, name: str, size: int | None = None,
     if columns is not None and columns.gather:
         loop("gather", columns.gather)
     used = _uses(g, live, var, stage, members, nstages)
+    stored: list[list] = [[] for _ in range(nstages)]      # crossing values, by stage
+    for t in crossing:
+        stored[stage[t]].append(t)
     for s in range(nstages):
-        uses = used[s]
         body = [printer._load(g, t, crossing[t], slot)
-                for t in sorted(uses & crossing.keys()) if stage[t] < s]
+                for t in sorted(used[s] & crossing.keys()) if stage[t] < s]
         body += bodies[s]
-        body += [line for t in crossing if stage[t] == s
+        body += [line for t in stored[s]
                  for line in printer._store_scratch(g, t, crossing[t], slot)]
         following = [grp for grp in by_stage.get(s + 1, {}).values()]
         for grp in following:
