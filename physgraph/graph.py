@@ -249,21 +249,19 @@ class Graph:
         if op in (Op.INPUT, Op.PARAM):
             return T.REAL
         types = self.types
-        if op in _ARITHMETIC:                     # real operands: the common case
+        if op in _ARITHMETIC:                     # the common case, first: real operands
             for a in args:
                 if types[a] is not T.REAL:
                     break
             else:
                 return T.REAL
         ts = [types[a] for a in args]
-        if op in _ARITHMETIC and T.BOOL not in ts:        # the common case, first
+        if op in _ARITHMETIC and T.BOOL not in ts:
             return T.COMPLEX if T.COMPLEX in ts else T.REAL
         if op is Op.CONTRACT:
             if any(t is not T.REAL for t in ts):
                 raise UnsupportedError("a contraction (network layer) of complex or boolean values")
             return T.REAL
-        if op in _ARITHMETIC and T.BOOL not in ts:
-            return max(ts)
         if op is Op.WHERE:
             if ts[0] is not T.BOOL:
                 raise UnsupportedError("where() needs a boolean condition")

@@ -12,7 +12,7 @@ fused in the loop after the product.
 
 A long body without contractions is cut the same way, every ``size`` nodes, so that the
 JIT compiles several short functions instead of one huge one.  Blocks are as small as it
-takes (down to 8 events) to keep a block's scratch in L2.
+takes (down to 8 events; 32 in columns, see ``Columns``) to keep a block's scratch in L2.
 
 The product is a small numba loop nest (``product`` below), not a BLAS call: a BLAS call
 inside the parallel block loop starts its own threads under numba's (oversubscribing the
@@ -31,9 +31,7 @@ from . import contract
 
 BLOCK = 1024       # events per block: activations of a 64-wide layer stay in L2 (256 KB)
 SCRATCH_BYTES = 256 * 1024     # a block's scratch (values crossing stages) should fit in L2
-
-
-MIN_COLUMN_BLOCK = 32     # events per block in columns: a few vector iterations per loop
+MIN_COLUMN_BLOCK = 32          # events per block in columns: a few vector iterations per loop
 
 
 def block_size(width: int, itemsize: int, smallest: int = 8) -> int:
@@ -95,17 +93,17 @@ def source(printer, g: Graph, name: str, size: int | None = None,
     stage = stages(g, live, var) if size is None else by_size(g, live, var, size)
     nstages = max(stage, default=0) + 1
     crossing = _crossing(g, live, var, stage, members)
+    width = sum(2 if g.types[t] is T.COMPLEX else 1 for t in crossing)
     itemsize = 4 if printer.dtype == "float32" else 8
     # in columns (structure of arrays) every value an event loop loads or stores is
     # contiguous across events, and LLVM vectorizes the loop across events
-    columns = Columns(g, live, var, crossing, printer) if in_columns and not members else None
+    columns = Columns(g, live, var, width, printer) if in_columns and not members else None
     if columns is not None:
         width = columns.width
         per_block = columns.block = block_size(width, itemsize, smallest=MIN_COLUMN_BLOCK)
         printer.columns = columns
         slot = columns.slot
     else:
-        width = sum(2 if g.types[t] is T.COMPLEX else 1 for t in crossing)
         per_block = block_size(width, itemsize)
         slot = "pg_s[pg_b, {}]".format
     try:
@@ -206,7 +204,7 @@ class Columns:
     select that hides the offset from LLVM's dependence analysis.  The printer reads
     inputs and stores outputs through ``read``/``store`` while ``printer.columns`` is set."""
 
-    def __init__(self, g: Graph, live, var, crossing: dict, printer):
+    def __init__(self, g: Graph, live, var, crossing_width: int, printer):
         self.block = 0                            # events per block, set by the caller
         self.inputs: dict[int, int] = {}          # input node -> column
         self._copied_in: list[tuple[int, str]] = []
@@ -215,7 +213,7 @@ class Columns:
                 self.inputs[i] = len(self.inputs)
                 self._copied_in.append((self.inputs[i], printer.read(g, i)))
         self.crossing = len(self.inputs)          # values crossing stages follow the inputs
-        width = self.crossing + sum(2 if g.types[t] is T.COMPLEX else 1 for t in crossing)
+        width = self.crossing + crossing_width
         self.outputs: dict[str, tuple[int, T]] = {}      # element text -> (column, type)
         for k, (o, t) in enumerate(zip(g.outputs, printer.out_types)):
             for index in np.ndindex(*o.shape):

@@ -22,4 +22,3 @@ def rebuild(g: Graph, rule: Rule, only_live: bool = True) -> Graph:
         mapping[i] = rule(new, ops[i], tuple(map(remap, args[i])), attrs[i])
     new.remap_outputs(g, mapping)
     return new
-
