@@ -8,6 +8,7 @@ import sympy
 from .backends import printer_for
 from .errors import UnsupportedError
 from .frontend import sympy_io, tracer
+from .graph import gc_paused
 from .kernel import Kernel, Options
 
 _SYMPY_TYPES = (sympy.Basic, sympy.MatrixBase, list, tuple, dict)
@@ -34,6 +35,11 @@ def compile(fn=None, /, *, inputs=None, params=None, backend: str | None = None,
         return lambda f: compile(f, params=params, backend=backend if pinned else None,
                                  dtype=dtype, opt_level=opt_level, fastmath=fastmath, unsafe=unsafe,
                                  simplify=simplify, name=name)
+    with gc_paused():
+        return _compile(fn, inputs, params, options, name)
+
+
+def _compile(fn, inputs, params, options: Options, name: str | None):
     start = time.perf_counter()
     if isinstance(fn, _SYMPY_TYPES):
         if inputs is None:

@@ -11,9 +11,11 @@ Per-event inputs and per-call params are leaves that point at an element of a ke
 from __future__ import annotations
 
 import builtins
+import gc
 import hashlib
 import keyword
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import IntEnum
 from fractions import Fraction
@@ -77,6 +79,12 @@ class T(IntEnum):
     REAL = 1
     COMPLEX = 2
 
+
+# Module-level names for the members that per-node code tests: ``Op.X`` goes through
+# EnumType.__getattr__, five times slower than a global (it adds up over 10^6 nodes).
+INPUT, PARAM, CONST, ADD, SUB, MUL, DIV, NEG, FMA, POWI, POW = (
+    Op.INPUT, Op.PARAM, Op.CONST, Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG, Op.FMA, Op.POWI, Op.POW)
+REAL = T.REAL
 
 LEAVES = frozenset({Op.INPUT, Op.PARAM, Op.CONST})
 COMMUTATIVE = frozenset({Op.ADD, Op.MUL, Op.MIN, Op.MAX, Op.EQ, Op.NE, Op.AND, Op.OR})
@@ -155,6 +163,24 @@ def identifier(name: str, taken: set) -> str:
     return ident
 
 
+@contextmanager
+def gc_paused():
+    """Python's cyclic garbage collector off while graphs are built, optimized or printed.
+
+    That work makes millions of small tuples and no reference cycles, and every collection
+    of the oldest generation walks all of them: 10-40% of the time on big graphs, for
+    nothing.  Nested and concurrent uses are safe; the collector is back on when the
+    outermost use that found it on ends.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 @dataclass(frozen=True)
 class Arg:
     """One argument of a kernel: a per-event input or a per-call param."""
@@ -202,11 +228,11 @@ class Graph:
     # ---- building -------------------------------------------------------------------------
     def node(self, op: Op, args: tuple = (), attr=None) -> int:
         """The id of node (op, args, attr), created if new; commutative args are sorted."""
-        if op in COMMUTATIVE:
-            args = tuple(sorted(args))
-        elif op is Op.FMA and args[0] > args[1]:
+        if op in COMMUTATIVE:                     # (all binary)
+            args = (args[1], args[0]) if args[0] > args[1] else tuple(args)
+        elif op is FMA and args[0] > args[1]:
             args = (args[1], args[0], args[2])
-        if op is Op.CONST:
+        if op is CONST:
             attr = normalize_const(attr)
             key = (op, args, const_key(attr))
         else:
@@ -244,17 +270,17 @@ class Graph:
         return self.node(op, (), (position, tuple(index)))
 
     def _result_type(self, op: Op, args: tuple, attr) -> T:
-        if op is Op.CONST:
+        if op is CONST:
             return const_type(attr)
-        if op in (Op.INPUT, Op.PARAM):
-            return T.REAL
+        if op is INPUT or op is PARAM:
+            return REAL
         types = self.types
         if op in _ARITHMETIC:                     # the common case, first: real operands
             for a in args:
-                if types[a] is not T.REAL:
+                if types[a] is not REAL:
                     break
             else:
-                return T.REAL
+                return REAL
         ts = [types[a] for a in args]
         if op in _ARITHMETIC and T.BOOL not in ts:
             return T.COMPLEX if T.COMPLEX in ts else T.REAL
@@ -304,9 +330,9 @@ class Graph:
             a = tuple(map(remap, args[i]))
             if op in COMMUTATIVE:
                 a = tuple(sorted(a))
-            elif op is Op.FMA and a[0] > a[1]:
+            elif op is FMA and a[0] > a[1]:
                 a = (a[1], a[0], a[2])
-            mapping[i] = index[(op, a, const_key(attr) if op is Op.CONST else attr)] = len(new.ops)
+            mapping[i] = index[(op, a, const_key(attr) if op is CONST else attr)] = len(new.ops)
             put_op(op)
             put_args(a)
             put_attr(attr)
@@ -353,9 +379,8 @@ class Graph:
     def _varying(self) -> bytearray:
         var = bytearray(len(self))
         ops, args = self.ops, self.args
-        inp = Op.INPUT
         for i in range(len(self)):
-            if ops[i] is inp:
+            if ops[i] is INPUT:
                 var[i] = 1
                 continue
             for a in args[i]:

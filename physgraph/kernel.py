@@ -19,7 +19,7 @@ from .backends import printer_for
 from .errors import DTypeError, ShapeError, UnsupportedError
 from .frontend import notes
 from .frontend import structure as structure_mod
-from .graph import Arg, Graph, T
+from .graph import Arg, Graph, T, gc_paused
 from .passes import PassRow, optimize
 
 _COMPILED: dict = {}          # (backend, source) -> loaded function
@@ -80,7 +80,8 @@ class Kernel:
             _, self._rows, self._passes_s = self._optimize()
             self._ops = cost.op_counts(self.graph)
             start = time.perf_counter()
-            self.source = self._printer.source(self.graph, name, self._out_types)
+            with gc_paused():
+                self.source = self._printer.source(self.graph, name, self._out_types)
             self._codegen_s = time.perf_counter() - start
             if cache_key:
                 rows = [dataclasses.asdict(r) for r in self._rows]
@@ -112,10 +113,11 @@ class Kernel:
         if self._opt_key not in self._optimized:
             o = self.options
             start = time.perf_counter()
-            graph, rows = optimize(self.input_graph, o.opt_level, unsafe=o.unsafe,
-                                   simplify=o.simplify, fma=self._printer.has_fma,
-                                   real_only=self._printer.real_only,
-                                   contracts=self._printer.contracts)
+            with gc_paused():
+                graph, rows = optimize(self.input_graph, o.opt_level, unsafe=o.unsafe,
+                                       simplify=o.simplify, fma=self._printer.has_fma,
+                                       real_only=self._printer.real_only,
+                                       contracts=self._printer.contracts)
             self._optimized[self._opt_key] = (graph, rows, time.perf_counter() - start)
         return self._optimized[self._opt_key]
 

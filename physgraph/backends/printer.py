@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import linecache
 import math
+from functools import cached_property
 from itertools import count
 
 import numpy as np
 
 from .. import cost
 from ..errors import UnsupportedError
-from ..graph import Graph, Op, T
+from ..graph import CONST, INPUT, PARAM, Graph, Op, T
 from . import contract
 
 _loaded = count()
@@ -77,12 +78,18 @@ class Printer:
     def expr(self, g: Graph, i: int, names: list) -> str:
         op = g.ops[i]
         args = [names[a] for a in g.args[i]]
-        method = getattr(self, f"_print_{op.name}", None)
+        method = self._print_methods.get(op)
         if method is not None:
             return method(g, i, args)
         if op in self.infix:
             return self.infix[op].format(*args)
         return f"{self.functions[op]}({', '.join(args)})"
+
+    @cached_property
+    def _print_methods(self) -> dict:
+        """op -> this printer's ``_print_<OP>`` method, for the ops that have one."""
+        methods = {op: getattr(self, f"_print_{op.name}", None) for op in Op}
+        return {op: m for op, m in methods.items() if m is not None}
 
     def _print_POWI(self, g: Graph, i: int, args: list) -> str:
         return f"{args[0]} ** {g.attrs[i]}"
@@ -117,9 +124,9 @@ class Printer:
                 continue
             op = g.ops[i]
             body = bodies[stage[i] if stage is not None and var[i] else -1]
-            if op is Op.CONST:
+            if op is CONST:
                 names[i] = self.literal(g.attrs[i])
-            elif op in (Op.INPUT, Op.PARAM):
+            elif op is INPUT or op is PARAM:
                 names[i] = self.read(g, i)
             elif i in members:
                 grp, column = members[i]
@@ -132,7 +139,7 @@ class Printer:
                 line = self.assign(g, i, self.expr(g, i, names))
                 if line:
                     (body if var[i] else preamble).append(line)
-            if var[i] and op is not Op.INPUT:
+            if var[i] and op is not INPUT:
                 for target, k in writes.pop(i, []):
                     body += self.store(g, i, target, names, k)
         for node, targets in writes.items():       # outputs that are per call or inputs

@@ -14,6 +14,7 @@ import numpy as np
 from ..errors import TraceError, UnsupportedError
 from ..graph import Graph, Op
 
+
 def _number(x) -> bool:
     return isinstance(x, (Number, np.number, np.bool_, Fraction))
 

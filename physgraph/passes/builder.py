@@ -5,7 +5,7 @@ zero or a one cleans up at once, and it knows which new nodes vary per event.
 """
 from __future__ import annotations
 
-from ..graph import Graph, Op
+from ..graph import INPUT, Graph, Op
 from .fold import fold_rule
 
 
@@ -26,14 +26,22 @@ class Builder:
     def varying(self, i: int) -> bool:
         var = self._varying
         if i >= len(var):                         # nodes built since the last question
-            ops, args = self.g.ops, self.g.args
+            ops, args, put = self.g.ops, self.g.args, var.append
             for j in range(len(var), i + 1):
-                var.append(ops[j] is Op.INPUT or any(var[a] for a in args[j]))
+                v = ops[j] is INPUT
+                if not v:
+                    for a in args[j]:
+                        if var[a]:
+                            v = True
+                            break
+                put(v)
         return var[i] == 1
 
     def balanced(self, op: Op, nodes: list[int]) -> int:
         """Combine nodes with an associative op: per-call ones first (one hoisted value),
         then the per-event ones as a balanced tree (short dependency chains)."""
+        if len(nodes) <= 2:                       # (op is commutative: no order to keep)
+            return nodes[0] if len(nodes) == 1 else self(op, nodes[0], nodes[1])
         uniform = [n for n in nodes if not self.varying(n)]
         varying = [n for n in nodes if self.varying(n)]
         level = varying

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..graph import LEAVES, Graph, Op, T
+from ..graph import CONST, LEAVES, Graph, Op, T
 from .rewrite import rebuild
 
 _NUMPY = {
@@ -32,9 +32,6 @@ _NUMPY = {
     Op.FMA: lambda a, b, c: a * b + c, Op.WHERE: lambda c, a, b: a if c else b,
     Op.COMPLEX: lambda a, b: complex(a, b),
 }
-_EVEN = frozenset({Op.COS, Op.COSH, Op.ABS})                 # f(-x) = f(x)
-_ODD = frozenset({Op.SIN, Op.TAN, Op.SINH, Op.TANH, Op.ASIN, Op.ATAN, Op.ASINH,
-                  Op.ATANH})                                   # f(-x) = -f(x), exactly in IEEE
 _EXACT = {Op.ADD: lambda a, b: a + b, Op.SUB: lambda a, b: a - b, Op.MUL: lambda a, b: a * b,
           Op.NEG: lambda a: -a, Op.FMA: lambda a, b, c: a * b + c}
 
@@ -63,7 +60,7 @@ def evaluate(op: Op, values: list, attr=None):
 
 
 def _const(g: Graph, i: int):
-    return g.attrs[i] if g.ops[i] is Op.CONST else None
+    return g.attrs[i] if g.ops[i] is CONST else None
 
 
 def _is(g: Graph, i: int, value) -> bool:
@@ -75,86 +72,136 @@ def _is(g: Graph, i: int, value) -> bool:
 _NEEDS_A_CONSTANT = frozenset({Op.ADD, Op.MUL, Op.FMA, Op.POW, Op.LT, Op.LE, Op.EQ, Op.NE,
                                Op.ATAN2})
 _SAME_ARGS = frozenset({Op.SUB, Op.DIV, Op.MIN, Op.MAX, Op.AND, Op.OR})
+_NEVER_FOLDED = LEAVES | {Op.CONTRACT}     # a contraction reads a param matrix
+_WHERE = Op.WHERE
 
 
 def fold_rule(unsafe: bool = False):
     def rule(g: Graph, op: Op, args: tuple, attr) -> int:
-        if op in LEAVES or op is Op.CONTRACT:     # a contraction reads a param matrix
+        if op in _NEVER_FOLDED:
             return g.node(op, args, attr)
         ops, nconst = g.ops, 0
         for a in args:
-            if ops[a] is Op.CONST:
+            if ops[a] is CONST:
                 nconst += 1
-        if nconst == len(args) and op is not Op.WHERE:
+        if nconst == len(args) and op is not _WHERE:
             return g.const(evaluate(op, [g.attrs[a] for a in args], attr))
-        if nconst == 0 and (op in _NEEDS_A_CONSTANT or op in _SAME_ARGS and args[0] != args[1]):
+        identity = _IDENTITIES.get(op)
+        if identity is None or nconst == 0 and (
+                op in _NEEDS_A_CONSTANT or op in _SAME_ARGS and args[0] != args[1]):
             return g.node(op, args, attr)         # no identity applies: the common case
-        simpler = _identity(g, op, args, attr, unsafe)
+        simpler = identity(g, *args, attr=attr, unsafe=unsafe)
         return simpler if simpler is not None else g.node(op, args, attr)
     return rule
 
 
-def _identity(g: Graph, op: Op, args: tuple, attr, unsafe: bool):
-    """A simpler equivalent node already in ``g``, or None."""
-    a = args[0] if args else None
-    b = args[1] if len(args) > 1 else None
-    if op is Op.ADD:
-        if _is(g, a, 0):
-            return b
-        if _is(g, b, 0):
-            return a
-    elif op is Op.SUB:
-        if _is(g, b, 0):
-            return a
-        if _is(g, a, 0):
-            return g.node(Op.NEG, (b,))
-        if unsafe and a == b:
-            return g.const(0)
-    elif op is Op.MUL:
-        for x, y in ((a, b), (b, a)):
-            if _is(g, x, 1):
-                return y
-            if _is(g, x, 0):
-                return g.const(0)
-            if _is(g, x, -1):
-                return g.node(Op.NEG, (y,))
-    elif op is Op.DIV:
-        if _is(g, b, 1):
-            return a
-        if _is(g, a, 0) and not _is(g, b, 0):
-            return g.const(0)
-        if unsafe and a == b:
-            return g.const(1)
-    elif op is Op.NEG and g.ops[a] is Op.NEG:
-        return g.args[a][0]
-    elif op is Op.POWI:
-        if attr == 1:
-            return a
-        if attr == 0:
-            return g.const(1)  # IEEE pow(x, 0) is 1 for every x, inf and NaN included
-    elif op in (Op.RE, Op.CONJ) and g.types[a] is not T.COMPLEX:
+# One rule per op: a simpler equivalent node already in ``g`` (or made from its nodes), or
+# None.  Ops without a rule have no identity.
+
+def _add(g: Graph, a, b, **_):
+    if _is(g, a, 0):
+        return b
+    if _is(g, b, 0):
         return a
-    elif op is Op.IM and g.types[a] is not T.COMPLEX:
-        return g.const(0)
-    elif op is Op.CONJ and g.ops[a] is Op.CONJ:
-        return g.args[a][0]
-    elif op is Op.NOT and g.ops[a] is Op.NOT:
-        return g.args[a][0]
-    elif op is Op.WHERE:
-        cond = _const(g, a)
-        if cond is not None:
-            return b if cond else args[2]
-        if b == args[2]:
-            return b
-    elif op in (Op.MIN, Op.MAX, Op.AND, Op.OR) and a == b:
-        return a
-    elif op in _EVEN and g.ops[a] is Op.NEG:
-        return g.node(op, (g.args[a][0],))
-    elif op in _ODD and g.ops[a] is Op.NEG:
-        return g.node(Op.NEG, (g.node(op, (g.args[a][0],)),))
-    elif op is Op.ABS and g.ops[a] in (Op.ABS, Op.SQRT, Op.EXP):
-        return a if g.types[a] is T.REAL else None
     return None
+
+
+def _sub(g: Graph, a, b, unsafe, **_):
+    if _is(g, b, 0):
+        return a
+    if _is(g, a, 0):
+        return g.node(Op.NEG, (b,))
+    return g.const(0) if unsafe and a == b else None
+
+
+def _mul(g: Graph, a, b, **_):
+    for x, y in ((a, b), (b, a)):
+        if _is(g, x, 1):
+            return y
+        if _is(g, x, 0):
+            return g.const(0)
+        if _is(g, x, -1):
+            return g.node(Op.NEG, (y,))
+    return None
+
+
+def _div(g: Graph, a, b, unsafe, **_):
+    if _is(g, b, 1):
+        return a
+    if _is(g, a, 0) and not _is(g, b, 0):
+        return g.const(0)
+    return g.const(1) if unsafe and a == b else None
+
+
+def _powi(g: Graph, a, attr, **_):
+    if attr == 1:
+        return a
+    if attr == 0:
+        return g.const(1)  # IEEE pow(x, 0) is 1 for every x, inf and NaN included
+    return None
+
+
+def _involution(op: Op):
+    """f(f(x)) = x."""
+    return lambda g, a, **_: g.args[a][0] if g.ops[a] is op else None
+
+
+def _re(g: Graph, a, **_):
+    return a if g.types[a] is not T.COMPLEX else None
+
+
+def _conj(g: Graph, a, **_):
+    return _re(g, a) if g.ops[a] is not Op.CONJ else g.args[a][0]
+
+
+def _im(g: Graph, a, **_):
+    return g.const(0) if g.types[a] is not T.COMPLEX else None
+
+
+def _where(g: Graph, cond, a, b, **_):
+    c = _const(g, cond)
+    if c is not None:
+        return a if c else b
+    return a if a == b else None
+
+
+def _idempotent(g: Graph, a, b, **_):
+    return a if a == b else None
+
+
+def _even(op: Op):
+    """f(-x) = f(x)."""
+    def rule(g: Graph, a, **_):
+        return g.node(op, (g.args[a][0],)) if g.ops[a] is Op.NEG else None
+    return rule
+
+
+def _odd(op: Op):
+    """f(-x) = -f(x), exactly in IEEE."""
+    def rule(g: Graph, a, **_):
+        if g.ops[a] is Op.NEG:
+            return g.node(Op.NEG, (g.node(op, (g.args[a][0],)),))
+        return None
+    return rule
+
+
+def _abs(g: Graph, a, **_):
+    if g.ops[a] is Op.NEG:
+        return g.node(Op.ABS, (g.args[a][0],))
+    if g.ops[a] in (Op.ABS, Op.SQRT, Op.EXP) and g.types[a] is T.REAL:
+        return a
+    return None
+
+
+_IDENTITIES = {
+    Op.ADD: _add, Op.SUB: _sub, Op.MUL: _mul, Op.DIV: _div, Op.POWI: _powi,
+    Op.NEG: _involution(Op.NEG), Op.NOT: _involution(Op.NOT), Op.CONJ: _conj, Op.RE: _re,
+    Op.IM: _im, Op.WHERE: _where,
+    **{op: _idempotent for op in (Op.MIN, Op.MAX, Op.AND, Op.OR)},
+    **{op: _even(op) for op in (Op.COS, Op.COSH)}, Op.ABS: _abs,
+    **{op: _odd(op) for op in (Op.SIN, Op.TAN, Op.SINH, Op.TANH, Op.ASIN, Op.ATAN, Op.ASINH,
+                               Op.ATANH)},
+}
 
 
 def fold(g: Graph, unsafe: bool = False, **_) -> Graph:

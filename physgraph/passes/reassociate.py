@@ -22,12 +22,14 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..graph import Graph, Op, T
+from ..graph import ADD, CONST, DIV, MUL, NEG, POWI, REAL, SUB, Graph, Op
 from .builder import Builder
 
-_SUM = frozenset({Op.ADD, Op.SUB, Op.NEG})
+_ADDITIVE = frozenset({ADD, SUB})
+_SUM = _ADDITIVE | {NEG}
 _CONSTANT = -1     # key of a sum's constant term among its (term id -> coefficient) items
-_PRODUCT = frozenset({Op.MUL, Op.DIV, Op.POWI, Op.NEG})
+_MULTIPLICATIVE = frozenset({MUL, DIV, POWI})
+_PRODUCT = _MULTIPLICATIVE | {NEG}
 
 
 def _absorbed(g: Graph) -> tuple[bytearray, bytearray]:
@@ -47,19 +49,19 @@ def _absorbed(g: Graph) -> tuple[bytearray, bytearray]:
     in_sum, in_product = bytearray(len(g)), bytearray(len(g))
     for i in range(len(g) - 1, -1, -1):
         u = user[i]
-        if users[i] != 1 or g.types[i] is not T.REAL or g.types[u] is not T.REAL:
+        if users[i] != 1 or g.types[i] is not REAL or g.types[u] is not REAL:
             continue
         uop = g.ops[u]
-        if g.ops[i] in _SUM and (uop in (Op.ADD, Op.SUB) or uop is Op.NEG and not in_product[u]):
+        if g.ops[i] in _SUM and (uop in _ADDITIVE or uop is NEG and not in_product[u]):
             in_sum[i] = 1
-        elif g.ops[i] in _PRODUCT and (uop in (Op.MUL, Op.DIV, Op.POWI)
-                                       or uop is Op.NEG and not in_sum[u]):
+        elif g.ops[i] in _PRODUCT and (uop in _MULTIPLICATIVE
+                                       or uop is NEG and not in_sum[u]):
             in_product[i] = 1
     return in_sum, in_product
 
 
 def _const_value(g: Graph, i: int):
-    if g.ops[i] is Op.CONST and g.types[i] is T.REAL:
+    if g.ops[i] is CONST and g.types[i] is REAL:
         return g.attrs[i]
     return None
 
@@ -93,10 +95,10 @@ class Reassociator:
             if not live[i] or self.in_sum[i] or self.in_product[i]:
                 continue
             op = g.ops[i]
-            if g.types[i] is T.REAL and op in (Op.ADD, Op.SUB) or \
-                    op is Op.NEG and g.types[i] is T.REAL and g.ops[g.args[i][0]] in _SUM:
+            if g.types[i] is REAL and op in _ADDITIVE or \
+                    op is NEG and g.types[i] is REAL and g.ops[g.args[i][0]] in _SUM:
                 m[i] = self.sum(i)
-            elif g.types[i] is T.REAL and op in _PRODUCT:
+            elif g.types[i] is REAL and op in _PRODUCT:
                 m[i] = self.product(i)
             else:
                 m[i] = b(op, *(m[a] for a in g.args[i]), attr=g.attrs[i])
@@ -107,16 +109,16 @@ class Reassociator:
     def sum(self, root: int) -> int:
         g = self.old
         coeffs: dict[int, object] = {}
-        constant = Fraction(0)
-        stack = [(root, Fraction(1))]
+        constant = 0          # coefficients are int, Fraction or float: ints are exact and
+        stack = [(root, 1)]   # much cheaper than Fractions, and equal to them in every test
         while stack:
             n, k = stack.pop()
             op = g.ops[n]
             if n == root or self.in_sum[n]:
                 a = g.args[n]
-                if op is Op.ADD:
+                if op is ADD:
                     stack += [(a[0], k), (a[1], k)]
-                elif op is Op.SUB:
+                elif op is SUB:
                     stack += [(a[0], k), (a[1], -k)]
                 else:
                     stack.append((a[0], -k))
@@ -129,7 +131,8 @@ class Reassociator:
                 coeffs[term] = coeffs.get(term, 0) + k
         if constant != 0:
             coeffs[_CONSTANT] = constant
-        coeffs = self._polynomial(self._reuse_sums(coeffs))
+        if len(coeffs) > 2:   # (fewer terms: no smaller built sum, no three powers)
+            coeffs = self._polynomial(self._reuse_sums(coeffs))
         registered = dict(coeffs)
         node = self._rebuild_sum(coeffs, coeffs.pop(_CONSTANT, 0), root not in self.outputs)
         if len(registered) > 1:
@@ -147,7 +150,8 @@ class Reassociator:
                     if len(terms) >= len(coeffs) or (best and len(terms) <= len(best[0])) \
                             or terms[t] == 0 or coeffs[t] == 0:
                         continue
-                    ratio = coeffs[t] / terms[t]
+                    ratio = Fraction(coeffs[t]) / terms[t] \
+                        if isinstance(coeffs[t], int) else coeffs[t] / terms[t]
                     if all(coeffs.get(u) == ratio * k for u, k in terms.items()):
                         best = (terms, node, ratio)
             if best is None:
@@ -164,9 +168,9 @@ class Reassociator:
         new = self.new
         by_base: dict[int, dict] = {}
         for t, k in coeffs.items():
-            if t == _CONSTANT or not isinstance(k, (Fraction, float)):
+            if t == _CONSTANT or not isinstance(k, (int, Fraction, float)):
                 continue
-            base, e = (new.args[t][0], new.attrs[t]) if new.ops[t] is Op.POWI else (t, 1)
+            base, e = (new.args[t][0], new.attrs[t]) if new.ops[t] is POWI else (t, 1)
             if e > 0:
                 by_base.setdefault(base, {})[e] = t
         if not by_base:
@@ -195,23 +199,23 @@ class Reassociator:
             for j in range(0, len(level), 2):
                 lo, hi = level[j], level[j + 1] if j + 1 < len(level) else None
                 if hi is not None:
-                    hi = b(Op.MUL, power, hi)
-                    lo = hi if lo is None else b(Op.ADD, lo, hi)
+                    hi = b(MUL, power, hi)
+                    lo = hi if lo is None else b(ADD, lo, hi)
                 pairs.append(lo)
             level = pairs
             if len(level) > 1:
-                power = b(Op.MUL, power, power)
+                power = b(MUL, power, power)
         result = level[0]
         if low:
-            result = b(Op.MUL, x if low == 1 else b(Op.POWI, x, attr=low), result)
+            result = b(MUL, x if low == 1 else b(POWI, x, attr=low), result)
         return result
 
     def _peel(self, t: int, k, single_use: bool):
         """Move a constant factor of term t (new graph) into its coefficient."""
         new = self.new
-        if new.ops[t] is Op.NEG:
+        if new.ops[t] is NEG:
             return new.args[t][0], -k
-        if single_use and new.ops[t] is Op.MUL:
+        if single_use and new.ops[t] is MUL:
             x, y = new.args[t]
             for c, rest in ((x, y), (y, x)):
                 v = _const_value(new, c)
@@ -227,58 +231,58 @@ class Reassociator:
         b = self.b
         if canonical_sign and len(coeffs) == 2 and constant == 0 and coeffs[min(coeffs)] < 0 < coeffs[max(coeffs)]:
             flipped = {t: -k for t, k in coeffs.items()}
-            return b(Op.NEG, self._rebuild_sum(flipped, -constant))
+            return b(NEG, self._rebuild_sum(flipped, -constant))
         groups: dict = {}
         plus, minus = [], []
         for term, k in coeffs.items():
             if k == 0:   # x - x is NaN for infinite x: keep what cancels unless unsafe
                 if not self.unsafe:
-                    plus.append(b(Op.SUB, term, term))
+                    plus.append(b(SUB, term, term))
             else:
                 groups.setdefault(abs(k), ([], []))[0 if k > 0 else 1].append(term)
         for mag, (pos, neg) in sorted(groups.items(), key=lambda kv: min(kv[1][0] + kv[1][1])):
             if pos:
-                s = b.balanced(Op.ADD, sorted(pos))
+                s = b.balanced(ADD, sorted(pos))
                 if neg:
-                    s = b(Op.SUB, s, b.balanced(Op.ADD, sorted(neg)))
-                plus.append(s if mag == 1 else b(Op.MUL, b.const(mag), s))
+                    s = b(SUB, s, b.balanced(ADD, sorted(neg)))
+                plus.append(s if mag == 1 else b(MUL, b.const(mag), s))
             else:
-                s = b.balanced(Op.ADD, sorted(neg))
-                minus.append(s if mag == 1 else b(Op.MUL, b.const(mag), s))
+                s = b.balanced(ADD, sorted(neg))
+                minus.append(s if mag == 1 else b(MUL, b.const(mag), s))
         if constant != 0:
             (plus if constant > 0 else minus).append(b.const(abs(constant)))
         if not plus and not minus:
             return b.const(0)
         if not minus:
-            return b.balanced(Op.ADD, plus)
+            return b.balanced(ADD, plus)
         if not plus:
-            return b(Op.NEG, b.balanced(Op.ADD, minus))
-        return b(Op.SUB, b.balanced(Op.ADD, plus), b.balanced(Op.ADD, minus))
+            return b(NEG, b.balanced(ADD, minus))
+        return b(SUB, b.balanced(ADD, plus), b.balanced(ADD, minus))
 
     # ---- products -------------------------------------------------------------------------
     def product(self, root: int) -> int:
         g = self.old
         num: dict[int, int] = {}
         den: dict[int, int] = {}
-        coeff = Fraction(1)
+        coeff = 1
         stack = [(root, 1)]
         while stack:
             n, e = stack.pop()
             op = g.ops[n]
             if n == root or self.in_product[n]:
                 a = g.args[n]
-                if op is Op.MUL:
+                if op is MUL:
                     stack += [(a[0], e), (a[1], e)]
-                elif op is Op.DIV:
+                elif op is DIV:
                     stack += [(a[0], e), (a[1], -e)]
-                elif op is Op.POWI:
+                elif op is POWI:
                     stack.append((a[0], e * g.attrs[n]))
                 else:
                     coeff = -coeff if e % 2 else coeff
                     stack.append((a[0], e))
                 continue
             f = self.mapping[n]
-            while self.new.ops[f] is Op.NEG:      # a sign costs nothing in the coefficient
+            while self.new.ops[f] is NEG:      # a sign costs nothing in the coefficient
                 f = self.new.args[f][0]
                 coeff = -coeff if e % 2 else coeff
             c = _const_value(self.new, f)
@@ -298,25 +302,32 @@ class Reassociator:
         b = self.b
         if coeff == 0:
             return b.const(0)
-        factors = lambda d: [f if e == 1 else b(Op.POWI, f, attr=e)   # noqa: E731
+        factors = lambda d: [f if e == 1 else b(POWI, f, attr=e)   # noqa: E731
                              for f, e in sorted(d.items()) if e]
-        top, bottom = factors(num), factors(den)
-        uniform_top = [f for f in top if not b.varying(f)]
-        uniform_bottom = [f for f in bottom if not b.varying(f)]
+        (var_top, uniform_top), (var_bottom, uniform_bottom) = map(self._by_varying,
+                                                                   (factors(num), factors(den)))
         # one per-call factor: coefficient * params / params
         u = b.const(coeff)
         if uniform_top:
-            u = b(Op.MUL, u, b.balanced(Op.MUL, uniform_top))
+            u = b(MUL, u, b.balanced(MUL, uniform_top))
         if uniform_bottom:
-            u = b(Op.DIV, u, b.balanced(Op.MUL, uniform_bottom))
-        var_top = [f for f in top if b.varying(f)]
-        var_bottom = [f for f in bottom if b.varying(f)]
-        result = b.balanced(Op.MUL, var_top) if var_top else None
+            u = b(DIV, u, b.balanced(MUL, uniform_bottom))
+        result = b.balanced(MUL, var_top) if var_top else None
         if var_bottom:
-            result = b(Op.DIV, result if result is not None else u, b.balanced(Op.MUL, var_bottom))
+            result = b(DIV, result if result is not None else u, b.balanced(MUL, var_bottom))
             if not var_top:
                 return result
-        return u if result is None else b(Op.MUL, u, result)
+        if result is None:
+            return u
+        unit = coeff == 1 and not uniform_top and not uniform_bottom   # u is the constant 1
+        return result if unit else b(MUL, u, result)
+
+    def _by_varying(self, nodes: list[int]) -> tuple[list[int], list[int]]:
+        """(per-event nodes, per-call nodes), each in the order given."""
+        varying, uniform = [], []
+        for n in nodes:
+            (varying if self.b.varying(n) else uniform).append(n)
+        return varying, uniform
 
 
 def reassociate(g: Graph, unsafe: bool = False, **_) -> Graph:

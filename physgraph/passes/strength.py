@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..graph import Graph, Op, T
+from ..graph import CONST, DIV, MUL, POW, POWI, REAL, Graph, Op
 from .builder import Builder
 
 
@@ -31,7 +31,7 @@ class Powers:
     def __call__(self, x: int, n: int) -> int:
         b = self.b
         if n < 0:
-            return b(Op.DIV, b.const(1), self(x, -n))
+            return b(DIV, b.const(1), self(x, -n))
         if n == 0:
             return b.const(1)
         table = self.built.setdefault(x, {1: x})
@@ -45,14 +45,14 @@ class Powers:
             chain.append((m, m // 2, m // 2) if m % 2 == 0 else (m, m - 1, 1))
             m = chain[-1][1]
         for m, p, q in reversed(chain):
-            table[m] = b(Op.MUL, table[p], table[q])
+            table[m] = b(MUL, table[p], table[q])
         return table[n]
 
 
 def _divisions_by(g: Graph, live) -> list[int]:
     count = [0] * len(g)
     for i in range(len(g)):
-        if live[i] and g.ops[i] is Op.DIV and g.types[i] is T.REAL:
+        if live[i] and g.ops[i] is DIV and g.types[i] is REAL:
             count[g.args[i][1]] += 1
     return count
 
@@ -69,12 +69,12 @@ def strength(g: Graph, unsafe: bool = False, **_) -> Graph:
             continue
         op, attr = g.ops[i], g.attrs[i]
         a = [m[x] for x in g.args[i]]
-        real = g.types[i] is T.REAL
-        if op is Op.POWI and real:
+        real = g.types[i] is REAL
+        if op is POWI and real:
             m[i] = power(a[0], attr)
-        elif op is Op.POW and real and new.ops[a[1]] is Op.CONST:
+        elif op is POW and real and new.ops[a[1]] is CONST:
             m[i] = _const_power(b, power, a[0], a[1], new.attrs[a[1]])
-        elif op is Op.DIV and real:
+        elif op is DIV and real:
             m[i] = _divide(b, a[0], a[1], shared_den[g.args[i][1]] > 1)
         else:
             m[i] = b(op, *a, attr=attr)
@@ -85,25 +85,25 @@ def strength(g: Graph, unsafe: bool = False, **_) -> Graph:
 def _const_power(b: Builder, power: Powers, x: int, c_node: int, c) -> int:
     """x ** c for a real constant c that is an integer or half an integer; else pow."""
     if isinstance(c, complex) or not float(c) == float(c) or abs(c) > 32:
-        return b(Op.POW, x, c_node)
+        return b(POW, x, c_node)
     twice = Fraction(c) * 2         # floats convert exactly
     if twice.denominator != 1:
-        return b(Op.POW, x, c_node)
+        return b(POW, x, c_node)
     k = int(twice)
     if k % 2 == 0:
         return power(x, k // 2)
     if k == -1:
         return b(Op.RSQRT, x)
     # x ** (k/2) = x ** ((k-1)/2) * sqrt(x): one sqrt, and no rounding of sqrt(x)**2
-    half = b(Op.MUL, power(x, (abs(k) - 1) // 2), b(Op.SQRT, x))
-    return half if k > 0 else b(Op.DIV, b.const(1), half)
+    half = b(MUL, power(x, (abs(k) - 1) // 2), b(Op.SQRT, x))
+    return half if k > 0 else b(DIV, b.const(1), half)
 
 
 def _divide(b: Builder, x: int, d: int, shared: bool) -> int:
     """x / d, with a reciprocal where it is computed once per call or shared."""
     g = b.g
-    if g.ops[x] is Op.CONST and g.attrs[x] == 1:
-        return b(Op.RSQRT, g.args[d][0]) if g.ops[d] is Op.SQRT else b(Op.DIV, x, d)
+    if g.ops[x] is CONST and g.attrs[x] == 1:
+        return b(Op.RSQRT, g.args[d][0]) if g.ops[d] is Op.SQRT else b(DIV, x, d)
     if (b.varying(x) and not b.varying(d)) or shared:
-        return b(Op.MUL, x, b(Op.DIV, b.const(1), d))
-    return b(Op.DIV, x, d)
+        return b(MUL, x, b(DIV, b.const(1), d))
+    return b(DIV, x, d)
