@@ -284,7 +284,7 @@ def _active(g: Graph, wrt: list[int], hi: int) -> bytearray:
     for n in wrt:
         if n <= hi:
             active[n - lo] = 1
-    ops, args = g.ops, g.args
+    args = g.args
     for i in range(lo, hi + 1):
         if not active[i - lo] and differentiable(g, i) and \
                 any(x >= lo and active[x - lo] for x in args[i]):

@@ -2,11 +2,15 @@
 jax.jit / vmap / grad, and never flips JAX's global x64 flag."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 
 import physgraph as pg
+from physgraph.backends.jax_ import JaxPrinter
+from physgraph.graph import Op
 from physgraph.kernel import Kernel, Options
 from test_passes import INPUTS, PARAMS, assert_close, graphs
 
@@ -18,20 +22,43 @@ def kernel(g, backend: str, **options) -> Kernel:
     return Kernel(g, tuple(range(len(g.outputs))), "random", Options(backend, **options))
 
 
+@contextlib.contextmanager
+def stages_of(part_size: int):
+    """JAX kernels cut into XLA computations of at most ``part_size`` nodes (the default
+    when it is JaxPrinter's own), compiled afresh (not from the on-disk cache)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(JaxPrinter, "part_size", part_size)
+        mp.setattr(JaxPrinter, "max_handed_on", float("inf"))     # cut even where wide
+        mp.setenv("PHYSGRAPH_CACHE", "off")
+        yield
+
+
+STAGES = [JaxPrinter.part_size, 2]          # the default (these graphs fit one), and many
+
+
+@pytest.mark.parametrize("part_size", STAGES)
 @settings(max_examples=40, deadline=None)
 @given(g=graphs())
-def test_jax_agrees_with_numpy(g):
+def test_jax_agrees_with_numpy(g, part_size):
     args = INPUTS + [PARAMS["g"], PARAMS["h"]]
     expected = kernel(g, "numpy")(*args)
-    got = kernel(g, "jax")(*args)
+    with stages_of(part_size):
+        k = kernel(g, "jax")
+        got = k(*args)
+    g2 = k.graph
+    live, var = g2.live(), g2.varying()
+    body = sum(1 for i in range(len(g2)) if live[i] and var[i] and g2.ops[i] is not Op.INPUT)
+    assert k.source.count("@jax.jit") == max(1, -(-body // part_size))     # one per stage
     assert all(isinstance(r, np.ndarray) for r in got)   # numpy in, numpy out
     assert_close(expected, got)
 
 
+@pytest.mark.parametrize("part_size", STAGES)
 @settings(max_examples=15, deadline=None)
 @given(g=graphs(max_steps=20))
-def test_grad_of_as_jax_matches_finite_differences(g):
-    f = kernel(g, "jax").as_jax()
+def test_grad_of_as_jax_matches_finite_differences(g, part_size):
+    with stages_of(part_size):
+        f = kernel(g, "jax").as_jax()
     x = [np.float64(v[0]) for v in INPUTS]
 
     def loss(x0):
@@ -43,6 +70,49 @@ def test_grad_of_as_jax_matches_finite_differences(g):
         fd = float((loss(x[0] + h) - loss(x[0] - h)) / (2 * h))
         scale = max(abs(fd), float(abs(jax.grad(lambda v: abs(loss(v)))(x[0]))), 1e-3)
     assert abs(grad - fd) <= 1e-5 * scale + 1e-7 * abs(float(loss(x[0])))
+
+
+def test_grad_through_constant_complex_and_boolean_outputs():
+    """JAX wants each tangent in its primal's type: complex for a complex output even
+    where the derivative folds to a real zero (found by the long fuzzing run), float0 for
+    a boolean output."""
+    @pg.compile(backend="jax")
+    def f(x: pg.Vec[2], g: pg.Param):
+        return g - 1j * g, x[0] > x[1], x[0] * (1 + 2j), x[0] * x[1]
+    h = f.as_jax()
+
+    def loss(a):
+        c, b, z, r = h(jnp.stack([a, 2.0]), 1.3)
+        return jnp.real(c) + jnp.where(b, 1.0, 0.0) + jnp.imag(z) + r
+
+    with jax.enable_x64(True):
+        assert float(jax.grad(loss)(1.5)) == pytest.approx(2.0 + 2.0, rel=1e-12)
+
+
+def narrow(x: pg.Vec[2]):
+    """A chain that hands on two values wherever it is cut."""
+    a, b = x[0], x[1]
+    for k in range(40):
+        a, b = b, pg.sqrt(a * b + 0.1 * k)
+    return a + b, a
+
+
+def wide(x: pg.Vec[2]):
+    """Forty values that the first output needs, read again by the second: a cut in
+    between hands on all of them."""
+    u = [pg.sqrt(x[0] * k + x[1]) for k in range(1, 41)]
+    v = [pg.exp(a * b * 0.01) for a, b in zip(u, u[1:] + u[:1])]
+    return sum(u[1:], u[0]), sum(v[1:], v[0])
+
+
+@pytest.mark.parametrize("f, cut", [(narrow, True), (wide, False)])
+def test_body_is_cut_only_where_few_values_cross(monkeypatch, f, cut):
+    monkeypatch.setattr(JaxPrinter, "part_size", 20)
+    monkeypatch.setenv("PHYSGRAPH_CACHE", "off")
+    k = pg.compile(f, backend="jax")
+    assert ("pg_stage1" in k.source) == cut
+    x = np.random.default_rng(2).uniform(1.0, 2.0, (50, 2))
+    assert_close(list(k.with_backend("numpy")(x)), list(k(x)))
 
 
 @pg.compile(backend="jax", dtype="float32")

@@ -7,7 +7,6 @@ import pytest
 
 import physgraph as pg
 from physgraph.backends.cuda import host_function
-from physgraph.graph import Op
 
 from helpers import assert_close
 

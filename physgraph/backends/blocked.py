@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..graph import Graph, Op, T
+from ..graph import LEAVES, Graph, Op, T
 from . import contract
 
 BLOCK = 1024       # events per block: activations of a 64-wide layer stay in L2 (256 KB)
@@ -81,6 +81,34 @@ def by_size(g: Graph, live: bytearray, var: bytearray, size: int) -> list[int]:
             stage[i] = count // size
             count += 1
     return stage
+
+
+def handoffs(g: Graph, live, var, stage, nstages: int,
+             per_call_stage: int = 0) -> tuple[dict, dict]:
+    """Computed values one stage hands to another, for backends whose stages are functions:
+    ``(handed, received)``, each a dict from stage to the node ids (in creation order) it
+    computes for later stages, resp. reads from other stages.  Per-call values belong to
+    ``per_call_stage`` (-1: computed before the stages, a key of both dicts then).  A value
+    written to an output is read where the write is (``Printer.staged_lines``): in its own
+    stage if it is per-event, in the last stage otherwise."""
+    def home(i: int) -> int:
+        return stage[i] if var[i] else per_call_stage
+
+    received: dict[int, dict] = {s: {} for s in range(per_call_stage, nstages)}  # ordered sets
+    for i in range(len(g)):
+        if live[i] and g.ops[i] not in LEAVES:
+            for a in g.args[i]:
+                if g.ops[a] not in LEAVES and home(a) != home(i):
+                    received[home(i)][a] = None
+    for n in g.output_nodes():
+        if g.ops[n] not in LEAVES and not var[n] and home(n) != nstages - 1:
+            received[nstages - 1][n] = None
+    handed: dict[int, dict] = {s: {} for s in received}
+    for values in received.values():
+        for a in values:
+            handed[home(a)][a] = None
+    return ({s: sorted(v) for s, v in handed.items()},
+            {s: sorted(v) for s, v in received.items()})
 
 
 def source(printer, g: Graph, name: str, size: int | None = None,

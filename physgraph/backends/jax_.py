@@ -4,6 +4,18 @@ Inputs are indexed as ``p[..., k]`` and outputs broadcast to the inputs' batch s
 the same function works on (N, ...) batches, on single events, under ``jax.vmap`` and
 under ``jax.grad``.  Float64 kernels run inside ``jax.enable_x64(True)`` (a context, so the
 user's global setting is left as it is); JAX is imported only when a kernel is loaded.
+
+XLA's compile time grows faster than the size of a computation where values are shared
+(its fusion copies cheap producers into each of their consumers): the traced random
+function of ``benchmarks/scaling.py`` compiled in 3.0 s at 737 nodes and in 48 s at 2557
+nodes, with 2 GB of memory, on the 2-core development machine.  A body longer than
+``part_size`` nodes is therefore cut, in creation order, into stages that are jitted one
+by one; ``kernel`` calls them in turn, handing on the values later stages read.  Those
+values are whole arrays in memory, so the cut is made only where they are few
+(``max_handed_on`` per node; the random function hands on 0.10): a matrix element hands on
+more (u u~ -> 3 photons 0.25, g g -> t t~ g 0.41), and u u~ -> 3 photons ran 7x slower
+with one cut than as one computation, which XLA compiles in 1.4 s.  (Under an outer
+``jax.jit``, ``as_jax`` inside it, XLA inlines the stages and compiles the body as one.)
 """
 from __future__ import annotations
 
@@ -11,8 +23,9 @@ import contextlib
 
 import numpy as np
 
-from ..graph import Graph, Op
-from .contract import Group, array_product
+from ..graph import INPUT, Graph, Op
+from . import blocked
+from .contract import Group, array_product, groups
 from .printer import Printer, _ndindex
 
 
@@ -21,6 +34,8 @@ class JaxPrinter(Printer):
     warm = False              # jit compiles per input shape; a zero-event warm-up buys nothing
     functions = {op: "j" + f for op, f in Printer.functions.items()}
     contracts = True                # layers as jnp.matmul: XLA picks the GEMM
+    part_size = 400                 # per-event nodes per XLA computation (see above)
+    max_handed_on = 0.15            # per node: more values crossing cuts, and no cuts
 
     def product(self, g: Graph, names: list, grp: Group) -> list[str]:
         return array_product(g, names, grp, "jnp")
@@ -43,28 +58,70 @@ class JaxPrinter(Printer):
         return "_".join([out, *map(str, index)]) + "_"
 
     def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
-        preamble, body = self.lines(g)
-        ind = self.indent
+        live, var = g.live(), g.varying()
+        stage = blocked.by_size(g, live, var, self.part_size)
+        nstages = max(stage, default=0) + 1
+        if nstages > 1 and groups(g, live, var):   # layers: one computation, XLA's GEMMs
+            stage, nstages = None, 1
+        if nstages > 1:
+            needs, gives, handed_on = self._interface(g, live, var, stage, nstages)
+            if handed_on > self.max_handed_on * len(g):      # wide cuts: not worth it
+                stage, nstages = None, 1
+        preamble, bodies = self.staged_lines(g, stage, nstages)
+        bodies[0][:0] = preamble                   # per-call values: in the first stage
+        bodies[-1] += self._outputs(g)
+        args = ", ".join(a.ident for a in g.signature)
+        text = f"{self.header(g, name)}\nimport jax\nimport jax.numpy as jnp\n\n\n"
+        if nstages == 1:
+            return text + self._function("kernel", args, bodies[0])
+        calls = [f"{', '.join(gives[s])}{',' * (len(gives[s]) == 1)} = "
+                 f"pg_stage{s}({', '.join([args, *needs[s]])})" for s in range(nstages - 1)]
+        calls.append(f"return pg_stage{nstages - 1}({', '.join([args, *needs[-1]])})")
+        text += f"# the body in {nstages} XLA computations of at most {self.part_size} nodes\n" \
+            f"def kernel({args}):\n" + "".join(f"{self.indent}{line}\n" for line in calls)
+        for s in range(nstages):
+            body = bodies[s] + ([f"return ({', '.join(gives[s])},)"] if s < nstages - 1 else [])
+            text += "\n\n" + self._function(f"pg_stage{s}", ", ".join([args, *needs[s]]), body)
+        return text
+
+    def _function(self, name: str, params: str, lines: list[str]) -> str:
+        return f"@jax.jit\ndef {name}({params}):\n" + \
+            "".join(f"{self.indent}{line}\n" for line in lines)
+
+    def _output_names(self, g: Graph) -> list[list[str]]:
+        """Per output, the names its elements are written to."""
+        return [[self.write(f"out{k}", index) for index in _ndindex(o.shape)]
+                for k, o in enumerate(g.outputs)]
+
+    def _outputs(self, g: Graph) -> list[str]:
+        """Lines that assemble the output arrays from their elements and return them."""
         batch = [f"jnp.shape({a.ident})[:jnp.ndim({a.ident}) - {len(a.shape)}]"
                  for a in g.signature if a.role == "input"]
         lines = [f"batch = jnp.broadcast_shapes({', '.join(batch)})" if batch else "batch = ()"]
-        lines += preamble + body
-        for k, o in enumerate(g.outputs):
-            parts = [self.write(f"out{k}", index) for index in _ndindex(o.shape)]
+        for k, (o, parts) in enumerate(zip(g.outputs, self._output_names(g))):
             if not o.shape:
                 lines.append(f"out{k} = jnp.broadcast_to({parts[0]}, batch)")
             else:
                 lines.append(f"out{k} = jnp.stack([jnp.broadcast_to(v, batch) for v in "
                              f"({', '.join(parts)},)], axis=-1).reshape(batch + {o.shape})")
         outs = ", ".join(f"out{k}" for k in range(len(g.outputs)))
-        lines.append(f"return ({outs},)")
-        params = ", ".join(a.ident for a in g.signature)
-        return (f"{self.header(g, name)}\nimport jax.numpy as jnp\n\n\n"
-                f"def kernel({params}):\n" + "".join(f"{ind}{line}\n" for line in lines))
+        return lines + [f"return ({outs},)"]
 
-    def load(self, source: str, name: str = "kernel", path: str | None = None):
-        import jax
-        return jax.jit(super().load(source, name))
+    def _interface(self, g: Graph, live, var, stage, nstages: int) -> tuple[list, list, int]:
+        """Per stage, the names of the values it reads from other stages and of those it
+        hands on, and how many node values are handed on in all (output elements aside).
+        The first stage also computes the per-call values; the last one assembles the
+        outputs, so output elements computed before it are handed on too."""
+        handed, received = blocked.handoffs(g, live, var, stage, nstages)
+        needs = [[f"t{a}" for a in received[s]] for s in range(nstages)]
+        gives = [[f"t{a}" for a in handed[s]] for s in range(nstages)]
+        handed_on = sum(map(len, needs))
+        for o, targets in zip(g.outputs, self._output_names(g)):
+            for target, n in zip(targets, o.nodes):
+                if var[n] and g.ops[n] is not INPUT and stage[n] != nstages - 1:
+                    gives[stage[n]].append(target)
+                    needs[-1].append(target)
+        return needs, gives, handed_on
 
     def precision(self):
         """The context float64 kernels run in."""

@@ -7,6 +7,8 @@ constants and get zero tangents from physgraph.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from ..autodiff import jvp_graph
 from ..frontend import structure as structure_mod
 from .derived import derived
@@ -26,9 +28,20 @@ def as_jax(k):
     @flat.defjvp
     def flat_jvp(primals, tangents):
         jvp = derived(kj, jvp_graph, "jvp")._function()
-        return flat(*primals), tuple(jvp(*primals, *(tangents[p] for p in inputs)))
+        out = flat(*primals)
+        return out, tuple(map(_tangent_of, out, jvp(*primals, *(tangents[p] for p in inputs))))
 
     def jax_function(*args, **kwargs):
         return structure_mod.unflatten(kj.structure, list(flat(*kj._bind(args, kwargs))))
     jax_function.__name__ = k.name
     return jax_function
+
+
+def _tangent_of(primal, tangent):
+    """``tangent`` as JAX wants the tangent of ``primal``: float0 for a boolean, and the
+    primal's dtype otherwise (the derivative of a complex output that does not depend on
+    the inputs folds to a real zero)."""
+    import jax
+    if primal.dtype == bool:
+        return np.zeros(primal.shape, jax.dtypes.float0)
+    return tangent.astype(primal.dtype)
