@@ -51,6 +51,7 @@ def main() -> int:
         print(f"round {len(rounds)}: {summary} ({rounds[-1]['seconds']:.0f} s, "
               f"{len(passed)} properties through all their examples)", flush=True)
         if status != 0:
+            rounds[-1]["failure"] = out[-8000:]      # the minimal example hypothesis printed
             print(out[-20000:])
     if args.json:
         Path(args.json).write_text(json.dumps({

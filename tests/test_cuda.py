@@ -3,6 +3,7 @@ PATH) and, built as host C++, agrees with the numpy backend; with a GPU (marker 
 CuPy runs it."""
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 
@@ -11,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 
 import physgraph as pg
-from physgraph.backends.cuda import host_function
+from physgraph.backends.cuda import CudaPrinter, host_function
 from physgraph.kernel import Kernel, Options
 from test_passes import INPUTS, PARAMS, assert_close, graphs
 
@@ -35,33 +36,51 @@ def run_host(k: Kernel, values: list):
     return outs
 
 
+@contextlib.contextmanager
+def stages_of(part_size: int):
+    """CUDA kernels whose body is cut into kernels of at most ``part_size`` nodes each
+    (none, when it is CudaPrinter's own: these graphs are short), printed afresh."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(CudaPrinter, "part_size", part_size)
+        mp.setenv("PHYSGRAPH_CACHE", "off")
+        yield
+
+
+@pytest.mark.parametrize("part_size", [CudaPrinter.part_size, 2])
 @settings(max_examples=25, deadline=None)
 @given(g=graphs())
-def test_host_build_agrees_with_numpy(g, tmp_path_factory):
+def test_host_build_agrees_with_numpy(g, part_size, tmp_path_factory):
     structure = tuple(range(len(g.outputs)))
-    cuda = Kernel(g, structure, "random", Options("cuda"))
+    with stages_of(part_size):
+        cuda = Kernel(g, structure, "random", Options("cuda"))
     nvcc_compiles(cuda.source, tmp_path_factory.mktemp("nvcc"))
     args = INPUTS + [PARAMS["g"], PARAMS["h"]]
     expected = Kernel(g, structure, "random", Options("numpy"))(*args)
     assert_close(expected, run_host(cuda, args))
 
 
-@pg.compile(backend="cuda", dtype="float32")
-def observables(p: pg.Vec4, q: pg.Vec4, W: pg.Param[2, 2], cut: pg.Param = 0.5):
+def pair(p: pg.Vec4, q: pg.Vec4, W: pg.Param[2, 2], cut: pg.Param = 0.5):
     s = p + q
     amp = (p.E + 1j * p.px) * (q.E - 1j * q.py)
     return (s.mass, s.eta, s.phi, pg.where(p.pt > cut, W[0, 1] * p.pt, W[1, 0]), amp,
             pg.minimum(p.E, q.E), p.E > q.E)
 
 
-def test_float32_strided_params_complex_and_bool_outputs(tmp_path):
-    nvcc_compiles(observables.source, tmp_path)
+observables = pg.compile(pair, backend="cuda", dtype="float32", name="observables")
+
+
+@pytest.mark.parametrize("part_size", [CudaPrinter.part_size, 5])
+def test_float32_strided_params_complex_and_bool_outputs(tmp_path, part_size):
+    with stages_of(part_size):
+        k = pg.compile(backend="cuda", dtype="float32")(pair)
+    assert ("pg_stage3" in k.source) == (part_size == 5)
+    nvcc_compiles(k.source, tmp_path)
     rng = np.random.default_rng(5)
     big = rng.uniform(-1, 1, (50, 10))
     big[:, 0] = big[:, 5] = 3.0
     p, q = big[:, 0:4], big[:, 5:9]          # strided views, read in place
     W = np.array([[1.0, 2.0], [3.0, 4.0]])
-    got = run_host(observables, [p, q, W, 0.7])
+    got = run_host(k, [p, q, W, 0.7])
     expected = observables.with_backend("numpy")(p, q, W, 0.7)
     for e, g in zip(expected, got):
         assert e.dtype == g.dtype

@@ -5,6 +5,14 @@ need no copy), per-call values are computed by each thread before its loop, comp
 are written as (re, im) pairs.  CuPy compiles the source with NVRTC and launches it; numpy
 inputs are copied to the device and back, CuPy inputs are used in place.
 
+A body longer than ``part_size`` nodes becomes one kernel per stage, launched in turn on
+one stream, with the per-event values a later stage reads handed on in a global scratch
+array (``PG_SCRATCH`` values per event, one contiguous column per value).  ptxas takes the
+whole kernel at once, calls included, and its time grows faster than the kernel: nvcc
+took 24 s on the traced random function of ``benchmarks/scaling.py`` at 8629 nodes as one
+kernel, 9 s as 9 kernels; at 26157 nodes 93 s as ``__noinline__`` functions of one
+kernel, 26 s as 27 kernels (about 1 ms per node from 737 nodes up).
+
 The same source also builds as host C++ (``-DPHYSGRAPH_HOST``: a thin macro layer turns the
 CUDA qualifiers into nothing and the grid into one thread), which is how machines without a
 GPU check it: ``host_function`` compiles it with g++ and calls it through ctypes.
@@ -15,6 +23,7 @@ import ctypes
 import hashlib
 import math
 import os
+import re
 import subprocess
 import tempfile
 
@@ -22,6 +31,7 @@ import numpy as np
 
 from ..errors import UnsupportedError
 from ..graph import Graph, Op, T
+from . import blocked
 from .printer import Printer
 
 PRELUDE = """\
@@ -51,6 +61,7 @@ class CudaPrinter(Printer):
     has_fma = True
     real_only = True
     warm = False
+    part_size = 1000       # per-event nodes per kernel, in a long body (see source())
     comment = "//"
     suffix = ".cu"
     infix = {**Printer.infix, Op.NEG: "-({})", Op.AND: "{} && {}", Op.OR: "{} || {}",
@@ -129,7 +140,41 @@ class CudaPrinter(Printer):
     def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
         self.out_types = out_types or [T.REAL] * len(g.outputs)
         self.signature = list(g.signature)
-        preamble, body = self.lines(g)
+        live, var = g.live(), g.varying()
+        stage = blocked.by_size(g, live, var, self.part_size)
+        nstages = max(stage, default=0) + 1
+        preamble, bodies = self.staged_lines(g, stage, nstages)
+        params = self._params(g)
+        text = f"{self.header(g, name)}\n{PRELUDE}\n"
+        if nstages == 1:
+            return text + self._kernel("kernel", params, preamble, bodies[0])
+        # one kernel per stage, launched in turn; each computes the per-call values itself
+        # (nvcc drops those it does not use) and per-event values cross in global scratch
+        handed, received = blocked.handoffs(g, live, var, stage, nstages, per_call_stage=-1)
+        slot = {n: k for k, n in enumerate(n for s in range(nstages) for n in handed[s])}
+        text += f"// the body in {nstages} kernels of at most {self.part_size} nodes, launched " \
+            "in turn (ptxas is not linear in a kernel's size)\n" \
+            f"#define PG_STAGES {nstages}\n#define PG_SCRATCH {len(slot)}  // values per event\n\n"
+        scratch = f"{self.ctype}* __restrict__ pg_s"
+        for s in range(nstages):
+            body = [self._received(g, n, slot[n]) for n in received[s] if var[n]] + bodies[s] + \
+                [f"pg_s[{slot[n]} * n + i] = t{n};" for n in handed[s]]
+            text += self._kernel(f"pg_stage{s}", params + [scratch], preamble, body) + "\n"
+        return text
+
+    def _kernel(self, name: str, params: list[str], preamble: list[str], body: list[str]) -> str:
+        ind = self.indent
+        signature = f",\n{ind}{ind}".join(params)
+        return (f'extern "C" __global__ void {name}(\n{ind}{ind}{signature})\n{{\n'
+                + "".join(f"{ind}{line}\n" for line in preamble)
+                + f"{ind}for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;"
+                  f" i < n; i += (long long)blockDim.x * gridDim.x) {{\n"
+                + "".join(f"{ind * 2}{line}\n" for line in body)
+                + f"{ind}}}\n}}\n")
+
+    def _params(self, g: Graph) -> list[str]:
+        """The kernel's parameters: event count, inputs and params with their element
+        strides, outputs with theirs."""
         t = self.ctype
         params = ["long long n"]
         for a in g.signature:
@@ -143,15 +188,13 @@ class CudaPrinter(Printer):
             kind = "bool" if self.out_types[k] is T.BOOL else t
             params.append(f"{kind}* __restrict__ out{k}")
             params += [f"long long out{k}_s{d}" for d in range(len(o.shape) + 1)]
-        ind = self.indent
-        signature = f",\n{ind}{ind}".join(params)
-        return (f"{self.header(g, name)}\n{PRELUDE}\n"
-                f'extern "C" __global__ void kernel(\n{ind}{ind}{signature})\n{{\n'
-                + "".join(f"{ind}{line}\n" for line in preamble)
-                + f"{ind}for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;"
-                  f" i < n; i += (long long)blockDim.x * gridDim.x) {{\n"
-                + "".join(f"{ind * 2}{line}\n" for line in body)
-                + f"{ind}}}\n}}\n")
+        return params
+
+    def _received(self, g: Graph, n: int, k: int) -> str:
+        value = f"pg_s[{k} * n + i]"
+        if g.types[n] is T.BOOL:
+            return f"const bool t{n} = {value} != 0;"
+        return f"const {self.ctype} t{n} = {value};"
 
     # ---- running ---------------------------------------------------------------------------
     def load(self, source: str, name: str = "kernel", path: str | None = None):
@@ -160,15 +203,21 @@ class CudaPrinter(Printer):
         except ImportError as err:
             raise UnsupportedError("the cuda backend needs CuPy (pip install physgraph[cuda]) "
                                    "and an NVIDIA GPU; k.source shows the code anyway") from err
-        return cupy.RawModule(code=source, options=("--std=c++17",)).get_function("kernel")
+        module = cupy.RawModule(code=source, options=("--std=c++17",))
+        names, width = stages(source)
+        return [module.get_function(name) for name in names], width
 
     def launch(self, fn, n: int, arrays: list, outs: list) -> None:
         import cupy
+        functions, width = fn
         args = kernel_args(self.signature, n, arrays, outs, pointer=lambda x: x,
                            integer=np.int64, real=np.dtype(self.dtype).type)
+        if width is not None:
+            args.append(cupy.empty(max(width * n, 1), self.dtype))
         threads = 256
         blocks = max(1, min(-(-n // threads), 65535))
-        fn((blocks,), (threads,), tuple(args))
+        for f in functions:                 # one stream: each stage sees the last one's stores
+            f((blocks,), (threads,), tuple(args))
         cupy.cuda.get_current_stream().synchronize()
 
     def run(self, fn, n, arrays, outs) -> None:
@@ -203,6 +252,16 @@ def _offset(name: str, index: list) -> str:
     return " + ".join(terms) or "0"
 
 
+def stages(source: str) -> tuple[list[str], int | None]:
+    """The kernels a source runs, in launch order, and the width of the scratch they hand
+    values on in (values per event; None: one kernel, no scratch argument)."""
+    found = re.search(r"^#define PG_STAGES (\d+)$", source, re.M)
+    if found is None:
+        return ["kernel"], None
+    width = re.search(r"^#define PG_SCRATCH (\d+)", source, re.M)
+    return [f"pg_stage{s}" for s in range(int(found.group(1)))], int(width.group(1))
+
+
 def kernel_args(signature: list, n: int, arrays: list, outs: list, pointer, integer,
                 real) -> list:
     """The kernel's arguments in signature order: pointers, element strides, scalars."""
@@ -234,11 +293,21 @@ def host_function(source: str, dtype: str = "float64"):
         subprocess.run(["g++", "-O1", "-std=c++17", "-shared", "-fPIC", "-DPHYSGRAPH_HOST",
                         "-x", "c++", src, "-o", tmp], check=True, capture_output=True)
         os.replace(tmp, lib)
-    fn = ctypes.CDLL(lib).kernel
-    fn.restype = None
+    names, width = stages(source)
+    functions = [getattr(ctypes.CDLL(lib), name) for name in names]
+    for f in functions:
+        f.restype = None
     real = ctypes.c_double if dtype == "float64" else ctypes.c_float
 
+    def pointer(x: np.ndarray):
+        return ctypes.c_void_p(x.ctypes.data)
+
     def run(signature: list, n: int, arrays: list, outs: list) -> None:
-        fn(*kernel_args(signature, n, arrays, outs, pointer=lambda x: ctypes.c_void_p(x.ctypes.data),
-                        integer=ctypes.c_longlong, real=real))
+        args = kernel_args(signature, n, arrays, outs, pointer=pointer,
+                           integer=ctypes.c_longlong, real=real)
+        if width is not None:
+            scratch = np.empty(max(width * n, 1), dtype)
+            args.append(pointer(scratch))
+        for f in functions:
+            f(*args)
     return run
