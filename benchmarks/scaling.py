@@ -1,11 +1,12 @@
 """Pipeline scaling: trace, optimize, print and compile functions of 10^3 .. 10^6 nodes.
 
-    python benchmarks/scaling.py [--sizes 1000,10000,100000,1000000] [--compile-max N]
+    python benchmarks/scaling.py [--sizes 1000,10000,100000,1000000] [--compile-max N|nvcc=N,...]
                                  [--backends numba,jax,nvcc] [--json PATH]
 
 Each size is a traced Python function, compiled with ``pg.compile`` as a user would (the
 on-disk cache off): the kernel's own clock gives trace, passes and code generation.  With
---compile-max, kernels up to N nodes are also compiled to machine code by each backend:
+--compile-max, kernels up to N nodes (the size asked for; or N per backend, as
+``numba=30000,nvcc=100000``) are also compiled to machine code by each backend:
 
 - numba: ``k.compile()``, the JIT of the generated module (its body in stages of at most
   ``NumbaPrinter.part_size`` nodes);
@@ -126,8 +127,8 @@ def machine() -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000,1000000")
-    ap.add_argument("--compile-max", type=int, default=0,
-                    help="compile to machine code the kernels of up to this many nodes")
+    ap.add_argument("--compile-max", default="0",
+                    help="compile to machine code the sizes up to N (or backend=N,...)")
     ap.add_argument("--backends", default="numba",
                     help=f"comma-separated, of {', '.join(COMPILE)} (with --compile-max)")
     ap.add_argument("--json")
@@ -136,9 +137,13 @@ def main() -> None:
     unknown = sorted(set(backends) - set(COMPILE))
     if unknown:
         ap.error(f"--backends: unknown {', '.join(unknown)}; choose from {', '.join(COMPILE)}")
+    if "=" in args.compile_max:
+        compile_max = {b: int(m) for b, m in (p.split("=") for p in args.compile_max.split(","))}
+    else:
+        compile_max = dict.fromkeys(backends, int(args.compile_max))
     rows = []
     for n in map(int, args.sizes.split(",")):
-        r = measure(n, backends if n <= args.compile_max else [])
+        r = measure(n, [b for b in backends if n <= compile_max.get(b, 0)])
         rows.append(r)
         compiled = ", ".join(f"{b} {'-' if t is None else format(t, '.1f') + ' s'}"
                              for b, t in r["compile_s"].items())

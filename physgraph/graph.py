@@ -82,8 +82,9 @@ class T(IntEnum):
 
 # Module-level names for the members that per-node code tests: ``Op.X`` goes through
 # EnumType.__getattr__, five times slower than a global (it adds up over 10^6 nodes).
-INPUT, PARAM, CONST, ADD, SUB, MUL, DIV, NEG, FMA, POWI, POW = (
-    Op.INPUT, Op.PARAM, Op.CONST, Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG, Op.FMA, Op.POWI, Op.POW)
+INPUT, PARAM, CONST, ADD, SUB, MUL, DIV, NEG, FMA, POWI, POW, WHERE = (
+    Op.INPUT, Op.PARAM, Op.CONST, Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG, Op.FMA, Op.POWI, Op.POW,
+    Op.WHERE)
 REAL = T.REAL
 
 LEAVES = frozenset({Op.INPUT, Op.PARAM, Op.CONST})
@@ -167,10 +168,12 @@ def identifier(name: str, taken: set) -> str:
 def gc_paused():
     """Python's cyclic garbage collector off while graphs are built, optimized or printed.
 
-    That work makes millions of small tuples and no reference cycles, and every collection
-    of the oldest generation walks all of them: 10-40% of the time on big graphs, for
-    nothing.  Nested and concurrent uses are safe; the collector is back on when the
-    outermost use that found it on ends.
+    That work makes millions of small tuples (and next to no reference cycles), and every
+    collection of the oldest generation walks all of them: 10-40% of the time on big graphs.
+    The collector is back on when the use that found it on ends, exceptions included, so
+    nesting is fine.  It is one switch for the process: with compiles in several threads
+    it may come back on while another still runs (that one is then only slower), and a
+    ``gc.disable()`` made elsewhere meanwhile is undone.
     """
     was_on = gc.isenabled()
     gc.disable()
@@ -228,8 +231,9 @@ class Graph:
     # ---- building -------------------------------------------------------------------------
     def node(self, op: Op, args: tuple = (), attr=None) -> int:
         """The id of node (op, args, attr), created if new; commutative args are sorted."""
-        if op in COMMUTATIVE:                     # (all binary)
-            args = (args[1], args[0]) if args[0] > args[1] else tuple(args)
+        if op in COMMUTATIVE:                     # all binary: a wrong count fails here
+            a, b = args
+            args = (b, a) if a > b else (a, b)
         elif op is FMA and args[0] > args[1]:
             args = (args[1], args[0], args[2])
         if op is CONST:

@@ -70,7 +70,9 @@ observables = pg.compile(pair, backend="cuda", dtype="float32", name="observable
 
 
 @pytest.mark.parametrize("part_size", [CudaPrinter.part_size, 5])
-def test_float32_strided_params_complex_and_bool_outputs(tmp_path, part_size):
+def test_float32_strided_params_complex_and_bool_outputs(tmp_path, part_size, monkeypatch):
+    from physgraph.backends import cuda
+    monkeypatch.setattr(cuda, "SCRATCH_BYTES", 1000)     # staged: several chunks of events
     with stages_of(part_size):
         k = pg.compile(backend="cuda", dtype="float32")(pair)
     assert ("pg_stage3" in k.source) == (part_size == 5)
@@ -94,15 +96,20 @@ def test_source_is_there_without_a_gpu():
 
 
 @pytest.mark.gpu
-def test_cupy_runs_the_kernel_on_the_gpu():
+@pytest.mark.parametrize("part_size", [CudaPrinter.part_size, 5])
+def test_cupy_runs_the_kernel_on_the_gpu(part_size, monkeypatch):
     cupy = pytest.importorskip("cupy")
     if cupy.cuda.runtime.getDeviceCount() == 0:
         pytest.skip("no NVIDIA GPU here")
+    from physgraph.backends import cuda
+    monkeypatch.setattr(cuda, "SCRATCH_BYTES", 100_000)  # staged: several chunks of events
+    with stages_of(part_size):
+        k = pg.compile(backend="cuda", dtype="float32")(pair)
     rng = np.random.default_rng(6)
     p = rng.uniform(1, 2, (10_000, 4))
-    expected = observables.with_backend("numpy")(p, p, np.eye(2), 0.7)
-    host_in = observables(p, p, np.eye(2), 0.7)                   # numpy in, numpy out
-    device_in = observables(cupy.asarray(p), cupy.asarray(p), np.eye(2), 0.7)
+    expected = k.with_backend("numpy")(p, p, np.eye(2), 0.7)
+    host_in = k(p, p, np.eye(2), 0.7)                             # numpy in, numpy out
+    device_in = k(cupy.asarray(p), cupy.asarray(p), np.eye(2), 0.7)
     for e, h, d in zip(expected, host_in, device_in):
         assert isinstance(d, cupy.ndarray)
         np.testing.assert_allclose(h, e, rtol=2e-6, atol=1e-6)

@@ -34,6 +34,8 @@ from ..graph import Graph, Op, T
 from . import blocked
 from .printer import Printer
 
+SCRATCH_BYTES = 1 << 30    # staged kernels run over chunks of events whose scratch fits
+
 PRELUDE = """\
 #ifdef PHYSGRAPH_HOST
 #include <cmath>
@@ -204,20 +206,23 @@ class CudaPrinter(Printer):
             raise UnsupportedError("the cuda backend needs CuPy (pip install physgraph[cuda]) "
                                    "and an NVIDIA GPU; k.source shows the code anyway") from err
         module = cupy.RawModule(code=source, options=("--std=c++17",))
-        names, width = stages(source)
+        names, width = kernel_names(source)
         return [module.get_function(name) for name in names], width
 
     def launch(self, fn, n: int, arrays: list, outs: list) -> None:
         import cupy
         functions, width = fn
-        args = kernel_args(self.signature, n, arrays, outs, pointer=lambda x: x,
-                           integer=np.int64, real=np.dtype(self.dtype).type)
-        if width is not None:
-            args.append(cupy.empty(max(width * n, 1), self.dtype))
+        step = chunk_size(n, width, self.dtype)
+        scratch = [] if width is None else [cupy.empty(max(width * step, 1), self.dtype)]
         threads = 256
-        blocks = max(1, min(-(-n // threads), 65535))
-        for f in functions:                 # one stream: each stage sees the last one's stores
-            f((blocks,), (threads,), tuple(args))
+        for lo in range(0, n, step):
+            count = min(n, lo + step) - lo
+            part, part_outs = chunk(self.signature, arrays, outs, lo, lo + step)
+            args = kernel_args(self.signature, count, part, part_outs, pointer=lambda x: x,
+                               integer=np.int64, real=np.dtype(self.dtype).type)
+            blocks = max(1, min(-(-count // threads), 65535))
+            for f in functions:     # one stream: each stage sees the last one's stores
+                f((blocks,), (threads,), tuple(args + scratch))
         cupy.cuda.get_current_stream().synchronize()
 
     def run(self, fn, n, arrays, outs) -> None:
@@ -252,7 +257,7 @@ def _offset(name: str, index: list) -> str:
     return " + ".join(terms) or "0"
 
 
-def stages(source: str) -> tuple[list[str], int | None]:
+def kernel_names(source: str) -> tuple[list[str], int | None]:
     """The kernels a source runs, in launch order, and the width of the scratch they hand
     values on in (values per event; None: one kernel, no scratch argument)."""
     found = re.search(r"^#define PG_STAGES (\d+)$", source, re.M)
@@ -260,6 +265,20 @@ def stages(source: str) -> tuple[list[str], int | None]:
         return ["kernel"], None
     width = re.search(r"^#define PG_SCRATCH (\d+)", source, re.M)
     return [f"pg_stage{s}" for s in range(int(found.group(1)))], int(width.group(1))
+
+
+def chunk_size(n: int, width: int | None, dtype: str) -> int:
+    """Events per launch: all of them, or, for staged kernels, as many as keep the scratch
+    (``width`` values per event) under ``SCRATCH_BYTES``."""
+    if width is None:
+        return max(n, 1)
+    return max(1, min(n, SCRATCH_BYTES // max(width * np.dtype(dtype).itemsize, 1)))
+
+
+def chunk(signature: list, arrays: list, outs: list, lo: int, hi: int) -> tuple[list, list]:
+    """Events lo..hi of the inputs and outputs (views; params as they are)."""
+    return ([x[lo:hi] if a.role == "input" else x for a, x in zip(signature, arrays)],
+            [o[lo:hi] for o in outs])
 
 
 def kernel_args(signature: list, n: int, arrays: list, outs: list, pointer, integer,
@@ -293,8 +312,9 @@ def host_function(source: str, dtype: str = "float64"):
         subprocess.run(["g++", "-O1", "-std=c++17", "-shared", "-fPIC", "-DPHYSGRAPH_HOST",
                         "-x", "c++", src, "-o", tmp], check=True, capture_output=True)
         os.replace(tmp, lib)
-    names, width = stages(source)
-    functions = [getattr(ctypes.CDLL(lib), name) for name in names]
+    names, width = kernel_names(source)
+    library = ctypes.CDLL(lib)
+    functions = [getattr(library, name) for name in names]
     for f in functions:
         f.restype = None
     real = ctypes.c_double if dtype == "float64" else ctypes.c_float
@@ -303,11 +323,12 @@ def host_function(source: str, dtype: str = "float64"):
         return ctypes.c_void_p(x.ctypes.data)
 
     def run(signature: list, n: int, arrays: list, outs: list) -> None:
-        args = kernel_args(signature, n, arrays, outs, pointer=pointer,
-                           integer=ctypes.c_longlong, real=real)
-        if width is not None:
-            scratch = np.empty(max(width * n, 1), dtype)
-            args.append(pointer(scratch))
-        for f in functions:
-            f(*args)
+        step = chunk_size(n, width, dtype)
+        scratch = [] if width is None else [np.empty(max(width * step, 1), dtype)]
+        for lo in range(0, n, step):
+            part, part_outs = chunk(signature, arrays, outs, lo, lo + step)
+            args = kernel_args(signature, min(n, lo + step) - lo, part, part_outs,
+                               pointer=pointer, integer=ctypes.c_longlong, real=real)
+            for f in functions:
+                f(*args, *map(pointer, scratch))
     return run

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from ..graph import CONST, LEAVES, Graph, Op, T
+from ..graph import CONST, LEAVES, WHERE, Graph, Op, T
 from .rewrite import rebuild
 
 _NUMPY = {
@@ -68,12 +68,11 @@ def _is(g: Graph, i: int, value) -> bool:
     return c is not None and not isinstance(c, bool) and c == value
 
 
-# ops whose identities all need a constant operand, and those whose others need two equal
-_NEEDS_A_CONSTANT = frozenset({Op.ADD, Op.MUL, Op.FMA, Op.POW, Op.LT, Op.LE, Op.EQ, Op.NE,
-                               Op.ATAN2})
+# ops (with a rule below) whose identities all need a constant operand, and those whose
+# others need two equal operands
+_NEEDS_A_CONSTANT = frozenset({Op.ADD, Op.MUL})
 _SAME_ARGS = frozenset({Op.SUB, Op.DIV, Op.MIN, Op.MAX, Op.AND, Op.OR})
 _NEVER_FOLDED = LEAVES | {Op.CONTRACT}     # a contraction reads a param matrix
-_WHERE = Op.WHERE
 
 
 def fold_rule(unsafe: bool = False):
@@ -84,7 +83,7 @@ def fold_rule(unsafe: bool = False):
         for a in args:
             if ops[a] is CONST:
                 nconst += 1
-        if nconst == len(args) and op is not _WHERE:
+        if nconst == len(args) and op is not WHERE:
             return g.const(evaluate(op, [g.attrs[a] for a in args], attr))
         identity = _IDENTITIES.get(op)
         if identity is None or nconst == 0 and (

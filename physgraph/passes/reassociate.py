@@ -110,7 +110,7 @@ class Reassociator:
         g = self.old
         coeffs: dict[int, object] = {}
         constant = 0          # coefficients are int, Fraction or float: ints are exact and
-        stack = [(root, 1)]   # much cheaper than Fractions, and equal to them in every test
+        stack = [(root, 1)]   # much cheaper than Fractions, and equal to them in every comparison
         while stack:
             n, k = stack.pop()
             op = g.ops[n]
