@@ -164,6 +164,17 @@ def identifier(name: str, taken: set) -> str:
     return ident
 
 
+def canonical_args(op: Op, args: tuple) -> tuple:
+    """The arguments in the order the hash-consing key uses: a commutative op's sorted
+    (all are binary: a wrong count fails here), an FMA's two factors sorted."""
+    if op in COMMUTATIVE:
+        a, b = args
+        return (b, a) if a > b else (a, b)
+    if op is FMA and args[0] > args[1]:
+        return (args[1], args[0], args[2])
+    return tuple(args)
+
+
 @contextmanager
 def gc_paused():
     """Python's cyclic garbage collector off while graphs are built, optimized or printed.
@@ -231,11 +242,7 @@ class Graph:
     # ---- building -------------------------------------------------------------------------
     def node(self, op: Op, args: tuple = (), attr=None) -> int:
         """The id of node (op, args, attr), created if new; commutative args are sorted."""
-        if op in COMMUTATIVE:                     # all binary: a wrong count fails here
-            a, b = args
-            args = (b, a) if a > b else (a, b)
-        elif op is FMA and args[0] > args[1]:
-            args = (args[1], args[0], args[2])
+        args = canonical_args(op, args)
         if op is CONST:
             attr = normalize_const(attr)
             key = (op, args, const_key(attr))
@@ -331,11 +338,7 @@ class Graph:
         index, remap = new._index, mapping.__getitem__
         for i in order:
             op, attr = ops[i], attrs[i]
-            a = tuple(map(remap, args[i]))
-            if op in COMMUTATIVE:
-                a = tuple(sorted(a))
-            elif op is FMA and a[0] > a[1]:
-                a = (a[1], a[0], a[2])
+            a = canonical_args(op, tuple(map(remap, args[i])))
             mapping[i] = index[(op, a, const_key(attr) if op is CONST else attr)] = len(new.ops)
             put_op(op)
             put_args(a)

@@ -71,15 +71,22 @@ def _crossing(g: Graph, live, var, stage, members) -> dict[int, int]:
     return crossing
 
 
+def _in_body(g: Graph, live: bytearray, var: bytearray):
+    """The per-event nodes computed in the event loop, in creation order."""
+    return (i for i in range(len(g)) if live[i] and var[i] and g.ops[i] is not Op.INPUT)
+
+
+def body_size(g: Graph) -> int:
+    """Nodes computed per event."""
+    return sum(1 for _ in _in_body(g, g.live(), g.varying()))
+
+
 def by_size(g: Graph, live: bytearray, var: bytearray, size: int) -> list[int]:
     """Stages of at most ``size`` per-event nodes each, in creation (topological) order: a
     long body becomes several short loops, so the JIT's time grows linearly with the graph."""
     stage = [0] * len(g)
-    count = 0
-    for i in range(len(g)):
-        if live[i] and var[i] and g.ops[i] not in (Op.INPUT, Op.CONST):
-            stage[i] = count // size
-            count += 1
+    for count, i in enumerate(_in_body(g, live, var)):
+        stage[i] = count // size
     return stage
 
 

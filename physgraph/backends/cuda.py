@@ -212,17 +212,13 @@ class CudaPrinter(Printer):
     def launch(self, fn, n: int, arrays: list, outs: list) -> None:
         import cupy
         functions, width = fn
-        step = chunk_size(n, width, self.dtype)
-        scratch = [] if width is None else [cupy.empty(max(width * step, 1), self.dtype)]
         threads = 256
-        for lo in range(0, n, step):
-            count = min(n, lo + step) - lo
-            part, part_outs = chunk(self.signature, arrays, outs, lo, lo + step)
-            args = kernel_args(self.signature, count, part, part_outs, pointer=lambda x: x,
-                               integer=np.int64, real=np.dtype(self.dtype).type)
+        for count, args in chunked_args(self.signature, n, arrays, outs, width, self.dtype,
+                                        cupy.empty, pointer=lambda x: x, integer=np.int64,
+                                        real=np.dtype(self.dtype).type):
             blocks = max(1, min(-(-count // threads), 65535))
             for f in functions:     # one stream: each stage sees the last one's stores
-                f((blocks,), (threads,), tuple(args + scratch))
+                f((blocks,), (threads,), tuple(args))
         cupy.cuda.get_current_stream().synchronize()
 
     def run(self, fn, n, arrays, outs) -> None:
@@ -267,18 +263,21 @@ def kernel_names(source: str) -> tuple[list[str], int | None]:
     return [f"pg_stage{s}" for s in range(int(found.group(1)))], int(width.group(1))
 
 
-def chunk_size(n: int, width: int | None, dtype: str) -> int:
-    """Events per launch: all of them, or, for staged kernels, as many as keep the scratch
-    (``width`` values per event) under ``SCRATCH_BYTES``."""
-    if width is None:
-        return max(n, 1)
-    return max(1, min(n, SCRATCH_BYTES // max(width * np.dtype(dtype).itemsize, 1)))
-
-
-def chunk(signature: list, arrays: list, outs: list, lo: int, hi: int) -> tuple[list, list]:
-    """Events lo..hi of the inputs and outputs (views; params as they are)."""
-    return ([x[lo:hi] if a.role == "input" else x for a, x in zip(signature, arrays)],
-            [o[lo:hi] for o in outs])
+def chunked_args(signature: list, n: int, arrays: list, outs: list, width: int | None,
+                 dtype: str, empty, **convert):
+    """(event count, kernel arguments) per launch: all events at once, or, for staged
+    kernels, chunks small enough that their scratch (``width`` values per event, allocated
+    once with ``empty``) stays under ``SCRATCH_BYTES``; the scratch is the last argument.
+    Inputs and outputs are passed as views of the chunk, params as they are."""
+    step = max(n, 1) if width is None else \
+        max(1, min(n, SCRATCH_BYTES // max(width * np.dtype(dtype).itemsize, 1)))
+    buffer = None if width is None else empty(max(width * step, 1), dtype)   # alive till done
+    scratch = [] if buffer is None else [convert["pointer"](buffer)]
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        part = [x[lo:hi] if a.role == "input" else x for a, x in zip(signature, arrays)]
+        yield hi - lo, kernel_args(signature, hi - lo, part, [o[lo:hi] for o in outs],
+                                   **convert) + scratch
 
 
 def kernel_args(signature: list, n: int, arrays: list, outs: list, pointer, integer,
@@ -323,12 +322,8 @@ def host_function(source: str, dtype: str = "float64"):
         return ctypes.c_void_p(x.ctypes.data)
 
     def run(signature: list, n: int, arrays: list, outs: list) -> None:
-        step = chunk_size(n, width, dtype)
-        scratch = [] if width is None else [np.empty(max(width * step, 1), dtype)]
-        for lo in range(0, n, step):
-            part, part_outs = chunk(signature, arrays, outs, lo, lo + step)
-            args = kernel_args(signature, min(n, lo + step) - lo, part, part_outs,
-                               pointer=pointer, integer=ctypes.c_longlong, real=real)
+        for _, args in chunked_args(signature, n, arrays, outs, width, dtype, np.empty,
+                                    pointer=pointer, integer=ctypes.c_longlong, real=real):
             for f in functions:
-                f(*args, *map(pointer, scratch))
+                f(*args)
     return run

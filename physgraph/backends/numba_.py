@@ -66,7 +66,7 @@ class NumbaPrinter(Printer):
         self.out_types = out_types or [T.REAL] * len(g.outputs)
         if Op.CONTRACT in g.ops:
             return blocked.source(self, g, name)
-        size = _body_size(g)
+        size = blocked.body_size(g)
         if size >= self.columns_from and _compute_bound(g):
             return blocked.source(self, g, name, size=self.part_size, in_columns=True)
         if size > self.part_size:
@@ -125,12 +125,6 @@ class NumbaPrinter(Printer):
 # the 2-core EPYC, a Kalman update at 5 flops per element ran 2x slower in columns, matrix
 # elements at 60-100 flops per element 3-4x faster)
 COLUMNS_FROM_INTENSITY = 8
-
-
-def _body_size(g: Graph) -> int:
-    """Nodes computed per event."""
-    live, var, ops = g.live(), g.varying(), g.ops
-    return sum(1 for i in range(len(g)) if live[i] and var[i] and ops[i] is not Op.INPUT)
 
 
 def _compute_bound(g: Graph) -> bool:

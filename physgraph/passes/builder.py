@@ -37,13 +37,19 @@ class Builder:
                 put(v)
         return var[i] == 1
 
+    def by_varying(self, nodes: list[int]) -> tuple[list[int], list[int]]:
+        """(per-event nodes, per-call nodes), each in the order given."""
+        varying, uniform = [], []
+        for n in nodes:
+            (varying if self.varying(n) else uniform).append(n)
+        return varying, uniform
+
     def balanced(self, op: Op, nodes: list[int]) -> int:
         """Combine nodes with an associative op: per-call ones first (one hoisted value),
         then the per-event ones as a balanced tree (short dependency chains)."""
         if len(nodes) <= 2:                       # (op is commutative: no order to keep)
             return nodes[0] if len(nodes) == 1 else self(op, nodes[0], nodes[1])
-        uniform = [n for n in nodes if not self.varying(n)]
-        varying = [n for n in nodes if self.varying(n)]
+        varying, uniform = self.by_varying(nodes)
         level = varying
         while len(level) > 1:
             nxt = [self(op, level[k], level[k + 1]) for k in range(0, len(level) - 1, 2)]

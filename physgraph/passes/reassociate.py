@@ -304,7 +304,7 @@ class Reassociator:
             return b.const(0)
         factors = lambda d: [f if e == 1 else b(POWI, f, attr=e)   # noqa: E731
                              for f, e in sorted(d.items()) if e]
-        (var_top, uniform_top), (var_bottom, uniform_bottom) = map(self._by_varying,
+        (var_top, uniform_top), (var_bottom, uniform_bottom) = map(b.by_varying,
                                                                    (factors(num), factors(den)))
         # one per-call factor: coefficient * params / params
         u = b.const(coeff)
@@ -317,17 +317,7 @@ class Reassociator:
             result = b(DIV, result if result is not None else u, b.balanced(MUL, var_bottom))
             if not var_top:
                 return result
-        if result is None:
-            return u
-        unit = coeff == 1 and not uniform_top and not uniform_bottom   # u is the constant 1
-        return result if unit else b(MUL, u, result)
-
-    def _by_varying(self, nodes: list[int]) -> tuple[list[int], list[int]]:
-        """(per-event nodes, per-call nodes), each in the order given."""
-        varying, uniform = [], []
-        for n in nodes:
-            (varying if self.b.varying(n) else uniform).append(n)
-        return varying, uniform
+        return u if result is None else b(MUL, u, result)
 
 
 def reassociate(g: Graph, unsafe: bool = False, **_) -> Graph:
