@@ -10,6 +10,13 @@ machine-code cache lives in the entry's ``__pycache__``.
 
 The folder is ``$PHYSGRAPH_CACHE_DIR`` or ``~/.cache/physgraph``, created with mode 0700;
 ``PHYSGRAPH_CACHE=off`` turns the cache off.
+
+An entry is code this process will run, so the cache trusts only what no one else can change,
+as ssh does with its keys: the folder, an entry and everything in it must belong to the user
+and be writable by no group or other user who can reach it.  Otherwise it warns once per
+folder and compiles without the cache.  "Who can reach it" matters because numba writes its
+machine code with the user's umask (group-writable under umask 0002), inside entry folders
+made 0700 where no one else can get at them.
 """
 from __future__ import annotations
 
@@ -17,7 +24,9 @@ import functools
 import hashlib
 import json
 import os
+import re
 import shutil
+import stat
 import tempfile
 import warnings
 from dataclasses import dataclass
@@ -34,7 +43,62 @@ def directory() -> str:
 
 
 def enabled() -> bool:
-    return os.environ.get("PHYSGRAPH_CACHE", "on").lower() not in ("off", "0", "no", "false")
+    """Whether the cache is on (``PHYSGRAPH_CACHE``) and its folder trusted (warns if not)."""
+    switched_on = os.environ.get("PHYSGRAPH_CACHE", "on").lower() not in (
+        "off", "0", "no", "false")
+    return switched_on and _trusted_root() is not None
+
+
+# (who, write bit, search bit) for the users besides the owner
+_OTHERS = (("group", stat.S_IWGRP, stat.S_IXGRP), ("others", stat.S_IWOTH, stat.S_IXOTH))
+_warned: set[str] = set()
+
+
+def _distrust(st: os.stat_result, reach: tuple) -> tuple[str | None, tuple]:
+    """Why another user could change the file or folder of ``st`` (None if no one can), and
+    who of ``reach`` (those who can get to it) can get past it, if it is a folder."""
+    if st.st_uid != os.getuid():
+        return f"is owned by uid {st.st_uid}, not by you (uid {os.getuid()})", ()
+    writers = [who for who, write, _ in reach if st.st_mode & write]
+    if writers:
+        return (f"is writable by {' and '.join(writers)} "
+                f"(mode {stat.S_IMODE(st.st_mode):04o})"), ()
+    return None, tuple(c for c in reach if st.st_mode & c[2])
+
+
+def _refuse(what: str, folder: str, why: str) -> None:
+    if folder not in _warned:
+        _warned.add(folder)
+        warnings.warn(f"physgraph: not using the {what} at {folder}: {why}; compiling "
+                      "without the cache", RuntimeWarning, stacklevel=4)
+
+
+def _trusted_root() -> tuple[str, tuple] | None:
+    """The cache folder and who else can get into it, or None (with a warning) when someone
+    else could change it; the folders above it are the system's and the user's business."""
+    root = directory()
+    why, reach = _distrust(os.stat(root), _OTHERS)
+    if why is not None:
+        _refuse("kernel cache", root, f"it {why}")
+        return None
+    return root, reach
+
+
+def _untrusted_part(folder: str, reach: tuple) -> str | None:
+    """Why someone else could change ``folder`` or anything in it (None if no one can)."""
+    todo = [(folder, reach)]
+    while todo:
+        path, reach = todo.pop()
+        try:
+            st = os.stat(path)
+            why, inner = _distrust(st, reach)
+            if why is not None:
+                return f"{path} {why}"
+            if stat.S_ISDIR(st.st_mode):
+                todo += [(os.path.join(path, name), inner) for name in os.listdir(path)]
+        except FileNotFoundError:       # numba's temporary files come and go
+            continue
+    return None
 
 
 @functools.cache
@@ -83,9 +147,18 @@ def _sha(text: str) -> str:
 
 
 def load(entry_key: str, suffix: str) -> Entry | None:
-    """The entry, or None when missing; a damaged entry is removed with a warning."""
-    folder = os.path.join(directory(), entry_key)
+    """The entry, or None when missing or not trusted (with a warning once); a damaged entry
+    is removed with a warning."""
+    trusted = _trusted_root()
+    if trusted is None:
+        return None
+    root, reach = trusted
+    folder = os.path.join(root, entry_key)
     if not os.path.isdir(folder):
+        return None
+    why = _untrusted_part(folder, reach)
+    if why is not None:
+        _refuse("kernel cache entry", folder, why)
         return None
     source_file = os.path.join(folder, f"kernel{suffix}")
     try:
@@ -103,8 +176,9 @@ def load(entry_key: str, suffix: str) -> Entry | None:
     return Entry(folder, source_file, source, meta)
 
 
-def store(entry_key: str, suffix: str, source: str, meta: dict) -> Entry:
-    """Writes the entry atomically; if another process got there first, uses theirs."""
+def store(entry_key: str, suffix: str, source: str, meta: dict) -> Entry | None:
+    """Writes the entry atomically; if another process got there first, uses theirs.  None
+    when the entry in place cannot be used (``load`` said why): compile without it."""
     root = directory()
     final = os.path.join(root, entry_key)
     meta = {**meta, "source_sha256": _sha(source), "versions": versions()}
@@ -120,10 +194,7 @@ def store(entry_key: str, suffix: str, source: str, meta: dict) -> Entry:
         shutil.rmtree(tmp, ignore_errors=True)
         if not os.path.isdir(final):
             raise
-    found = load(entry_key, suffix)
-    if found is None:             # someone's entry was damaged between rename and read
-        raise RuntimeError(f"physgraph cache entry {entry_key} could not be written")
-    return found
+    return load(entry_key, suffix)
 
 
 def scratch_file(source: str, suffix: str) -> str:
@@ -135,18 +206,28 @@ def scratch_file(source: str, suffix: str) -> str:
     return path
 
 
+# an entry's folder, or one being written (``store``); the cache folder may hold other things
+# when $PHYSGRAPH_CACHE_DIR names a folder in use (clearing /tmp must not empty it)
+_OURS = re.compile(r"\.?[0-9a-f]{32}(\..+)?")
+
+
+def _own_names(root: str) -> list[str]:
+    return [name for name in os.listdir(root) if _OURS.fullmatch(name)]
+
+
 def info() -> dict:
     root = directory()
-    entries = [e for e in os.listdir(root) if not e.startswith(".")]
-    size = sum(os.path.getsize(os.path.join(dirpath, f))
-               for dirpath, _, files in os.walk(root) for f in files)
-    return {"path": root, "entries": len(entries), "bytes": size, "enabled": enabled()}
+    names = _own_names(root)
+    size = sum(os.path.getsize(os.path.join(dirpath, f)) for name in names
+               for dirpath, _, files in os.walk(os.path.join(root, name)) for f in files)
+    return {"path": root, "entries": len([n for n in names if not n.startswith(".")]),
+            "bytes": size, "enabled": enabled()}
 
 
 def clear() -> int:
-    """Removes every entry; returns how many there were."""
+    """Removes every entry (and nothing else); returns how many there were."""
     root = directory()
-    names = os.listdir(root)
+    names = _own_names(root)
     for name in names:
         shutil.rmtree(os.path.join(root, name), ignore_errors=True)
     return len([n for n in names if not n.startswith(".")])
