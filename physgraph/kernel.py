@@ -14,11 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cache, cost
+from . import cache, cost, notes
+from . import structure as structure_mod
 from .backends import printer_for
 from .errors import DTypeError, ShapeError, UnsupportedError
-from .frontend import notes
-from .frontend import structure as structure_mod
 from .graph import Arg, Graph, T, gc_paused
 from .passes import PassRow, optimize
 
@@ -135,7 +134,7 @@ class Kernel:
 
     def to_sympy(self):
         """The optimized graph as SymPy expressions, in the structure of the outputs."""
-        from .frontend.sympy_io import to_sympy
+        from .sympy_export import to_sympy
         from .passes.contract import scalarize
         return to_sympy(scalarize(self.graph), self.structure, self._symbols)
 
@@ -178,7 +177,7 @@ class Kernel:
         jit = "not yet (first call)" if self._jit_s is None else f"{self._jit_s * 1e3:.1f} ms"
         rows.append(f"frontend {self._frontend_s * 1e3:.1f} ms, passes {self._passes_s * 1e3:.1f}"
                     f" ms, codegen {self._codegen_s * 1e3:.1f} ms, backend compile {jit}")
-        rows += notes.of(self.input_graph)      # what the frontend knows (physgraph.frontend.notes)
+        rows += notes.of(self.input_graph)      # what the frontend knows (physgraph.notes)
         return "\n".join(rows)
 
     # ---- running --------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from it (``with_backend``, a cache hit) reports them.
 """
 from __future__ import annotations
 
-from ..graph import Graph
+from .graph import Graph
 
 
 def add(g: Graph, text: str) -> None:

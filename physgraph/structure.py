@@ -10,8 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import TraceError
-from ..graph import Graph, Output
+from .errors import TraceError
+from .graph import Graph, Output
 
 
 def flatten(result, g: Graph, element: Callable, array: Callable) -> object:

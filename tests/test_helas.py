@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import physgraph as pg
-from physgraph.frontend import helas
-from physgraph.frontend.color import F_PHASE, ColourBasis, comm
+from physgraph.physics import helas
+from physgraph.physics.color import F_PHASE, ColourBasis, comm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "mem"))
 import processes  # noqa: E402

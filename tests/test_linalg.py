@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import physgraph as pg
-from physgraph.frontend.linalg import Sym, cholesky, joseph, sandwich, solve
+from physgraph.physics.linalg import Sym, cholesky, joseph, sandwich, solve
 from physgraph.graph import Op
 
 from helpers import assert_close

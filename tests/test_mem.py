@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import physgraph as pg
-from physgraph.frontend.helas import Wavefunction, ixxxxx, oxxxxx, vxxxxx
-from physgraph.frontend.rambo import rambo_function
+from physgraph.physics.helas import Wavefunction, ixxxxx, oxxxxx, vxxxxx
+from physgraph.physics.rambo import rambo_function
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "mem"))
 import processes as P  # noqa: E402

@@ -22,7 +22,7 @@ number of every matrix becomes an unknown per-call value and covariances are ful
 import numpy as np
 
 import physgraph as pg
-from physgraph.frontend.linalg import Mat, Sym, Vec, joseph, sandwich
+from physgraph.physics.linalg import Mat, Sym, Vec, joseph, sandwich
 
 from . import telescope as tm
 

@@ -24,10 +24,10 @@ from itertools import permutations
 import numpy as np
 
 import physgraph as pg
-from physgraph.frontend.color import F_PHASE, ColourBasis, comm
-from physgraph.frontend.helas import (FFV1_0, FFV1_1, FFV1_2, FFV1P0_3, VVV1P0_1, VVVV1P0_1,
-                                      VVVV3P0_1, VVVV4P0_1, ixxxxx, oxxxxx, sum_helicities,
-                                      vlinear, vxxxxx)
+from physgraph.physics.color import F_PHASE, ColourBasis, comm
+from physgraph.physics.helas import (FFV1_0, FFV1_1, FFV1_2, FFV1P0_3, VVV1P0_1, VVVV1P0_1,
+                                     VVVV3P0_1, VVVV4P0_1, ixxxxx, oxxxxx, sum_helicities,
+                                     vlinear, vxxxxx)
 
 ALPHA = 1 / 132.507
 ALPHA_S = 0.118

@@ -50,7 +50,7 @@ def processes():
 
 def _symbolic(name: str, n: int) -> Symbolic:
     from .. import compile as pg_compile
-    from ..frontend.sympy_io import to_sympy
+    from ..sympy_export import to_sympy
     from ..passes.lower_complex import lower_complex
     k = pg_compile(processes().build(name), backend="numpy", opt_level=0)
     # in real arithmetic (SymEngine's LLVM backend has no re/im); lowering folds as it goes
@@ -86,7 +86,7 @@ def gg_ttg_reference(inputs: Arrays) -> list[np.ndarray]:
 def _generate(masses: tuple):
     def generate(n: int, rng: np.random.Generator, dtype: str) -> Arrays:
         from .. import compile as pg_compile
-        from ..frontend.rambo import rambo_function
+        from ..physics.rambo import rambo_function
         k = pg_compile(rambo_function(masses), backend="numpy")
         final = k(rng.uniform(size=(n, 4 * len(masses))), sqrt_s=SQRT_S)[:-1]
         beams = [np.tile([SQRT_S / 2, 0, 0, SQRT_S / 2], (n, 1)),

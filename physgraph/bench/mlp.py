@@ -79,7 +79,7 @@ def _handwritten(pruned: float):
 def kernel(pruned: float):
     """The physgraph kernel of the workload: (backend, dtype) -> Kernel of ``x``."""
     def build(backend: str, dtype: str):
-        from ..frontend.nn import MLP
+        from ..physics.nn import MLP
         mlp = MLP(layers(pruned), "relu", weights="const" if pruned else "param",
                   name="mlp_pruned" if pruned else "mlp")
         k = mlp.compile(backend=backend, dtype=dtype)

@@ -1,6 +1,6 @@
 """The SymPy frontend: SymPy expressions -> Graph (with the kernel's signature and output
-structure), and the optimized graph back to SymPy.  The node-level conversion lives in
-``physgraph.symbolic``.
+structure).  The node-level conversion lives in ``physgraph.symbolic``; the way back, a
+graph as SymPy, in ``physgraph.sympy_export``.
 """
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import numpy as np
 import sympy
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from .. import structure
 from ..errors import UnsupportedError
-from ..graph import Arg, Graph, Op, identifier
-from ..symbolic import SympyReader, node_to_sympy
-from . import structure
+from ..graph import Arg, Graph, identifier
+from ..symbolic import SympyReader
 
 
 def _arg_symbols(item):
@@ -74,39 +74,3 @@ def _entries(items):
         items = [items]
     return [(None, x) for x in items]
 
-
-# ---- Graph -> SymPy ------------------------------------------------------------------------
-
-
-# ---- Graph -> SymPy ----------------------------------------------------------------------
-def to_sympy(g: Graph, structure_, symbols: dict | None = None):
-    """The graph's outputs as SymPy expressions, in the kernel's output structure."""
-    symbols = dict(symbols or {})
-    for pos, arg in enumerate(g.signature):
-        if pos not in symbols:
-            names = [arg.ident + "".join(f"_{k}" for k in idx) for idx in arg.indices()]
-            symbols[pos] = [sympy.Symbol(n, real=True) for n in names]
-    live = g.live()
-    values: list = [None] * len(g)
-    # node for node, unevaluated: SymPy re-simplifying a Piecewise whose condition holds
-    # another Piecewise (nested complex square roots lower to those) runs its inequality
-    # solvers, for minutes or without end; the optimized graph needs no rewriting anyway
-    with sympy.evaluate(False):
-        for i in range(len(g)):
-            if not live[i]:
-                continue
-            if g.ops[i] in (Op.INPUT, Op.PARAM):
-                pos, idx = g.attrs[i]
-                values[i] = symbols[pos][g.signature[pos].indices().index(idx)]
-            else:
-                values[i] = node_to_sympy(g, i, [values[a] for a in g.args[i]])
-    outs = []
-    for o in g.outputs:
-        elems = [values[n] for n in o.nodes]
-        if not o.shape:
-            outs.append(elems[0])
-        elif len(o.shape) == 1:
-            outs.append(sympy.Matrix(elems))
-        else:
-            outs.append(sympy.Matrix(o.shape[0], o.shape[1], elems))
-    return structure.unflatten(structure_, outs)

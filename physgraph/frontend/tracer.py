@@ -6,14 +6,14 @@ from numbers import Number
 
 import numpy as np
 
+from .. import structure
 from ..errors import TraceError, UnsupportedError
 from ..graph import Arg, Graph, identifier
-from . import structure
+from ..physics.linalg import Mat, Sym, Vec
+from ..physics.lorentz import Vec4
+from ..physics.scan import Seq
 from .argtype import ArgType, Param
-from .linalg import Mat, Sym, Vec
-from .lorentz import Vec4
 from .scalar import Scalar
-from .scan import Seq
 
 SCALAR = ArgType("scalar")
 def annotation_type(name: str, annotation) -> ArgType:

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import structure as structure_mod
 from ..errors import ShapeError, UnsupportedError
-from ..frontend import structure as structure_mod
 from .derived import flat_outputs
 
 _VEC4 = (("E", "t", "energy"), ("px", "x"), ("py", "y"), ("pz", "z"))

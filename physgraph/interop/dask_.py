@@ -13,8 +13,8 @@ from operator import itemgetter
 
 import numpy as np
 
+from .. import structure as structure_mod
 from ..errors import ShapeError
-from ..frontend import structure as structure_mod
 from .derived import flat_outputs
 
 

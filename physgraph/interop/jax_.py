@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import structure as structure_mod
 from ..autodiff import jvp_graph
-from ..frontend import structure as structure_mod
 from .derived import derived
 
 

@@ -23,7 +23,7 @@ from itertools import product
 
 import numpy as np
 
-from . import scalar as sc
+from ..frontend import scalar as sc
 
 Structure = Callable[..., np.ndarray]     # k gluon matrices (n, 3, 3) -> (n, 3, 3)
 N_C = 3

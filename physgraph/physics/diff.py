@@ -13,9 +13,9 @@ from typing import Callable
 
 from .. import autodiff
 from ..errors import TraceError
+from ..frontend.scalar import Scalar
 from ..graph import Graph, Op
 from .linalg import Mat, Vec
-from .scalar import Scalar
 
 
 def _elements(x) -> tuple[list, bool]:

@@ -32,10 +32,10 @@ from numbers import Number
 
 import numpy as np
 
+from .. import notes
+from ..frontend import scalar as sc
 from ..graph import Graph, Op, Output
 from ..passes.lower_complex import lower_complex
-from . import notes
-from . import scalar as sc
 from .lorentz import Vec4
 
 SQH = np.sqrt(0.5)

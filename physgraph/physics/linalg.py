@@ -15,8 +15,8 @@ from numbers import Number
 
 import numpy as np
 
-from . import scalar as sc
-from .argtype import ArgType, _dims
+from ..frontend import scalar as sc
+from ..frontend.argtype import ArgType, _dims
 
 CLOSED_FORM_MAX = 3          # inv/solve by cofactors up to this size, Cholesky above
 

@@ -1,8 +1,8 @@
 """Four-vectors (E, px, py, pz) of traced scalars, metric (+, -, -, -)."""
 from __future__ import annotations
 
-from . import scalar as sc
-from .argtype import ArgType
+from ..frontend import scalar as sc
+from ..frontend.argtype import ArgType
 from .linalg import Elementwise, _mul, _sum
 
 

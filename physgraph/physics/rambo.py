@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from . import scalar as sc
-from .argtype import Param
+from ..frontend import scalar as sc
+from ..frontend.argtype import Param
 from .linalg import Vec
 from .lorentz import Vec4
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .argtype import ArgType, _dims
+from ..frontend.argtype import ArgType, _dims
 
 
 class Seq:
