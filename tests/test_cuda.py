@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 
 import physgraph as pg
-from physgraph.backends.cuda import CudaPrinter, host_function
+from physgraph import kernel as kernel_module
+from physgraph.backends.cuda import CudaPrinter, host_function, launch
 from physgraph.kernel import Kernel, Options
 from test_passes import INPUTS, PARAMS, assert_close, graphs
 
@@ -32,8 +33,37 @@ def nvcc_compiles(source: str, tmp_path) -> None:
 def run_host(k: Kernel, values: list):
     arrays, n = k._convert(k._bind(values, {}))
     outs = k._allocate(n)
-    host_function(k.source, k.options.dtype)(k.graph.signature, n, arrays, outs)
+    launch(host_function(k.source, k.options.dtype), n, arrays, outs)
     return outs
+
+
+@contextlib.contextmanager
+def host_build_for_the_gpu():
+    """CUDA kernels load as their host build, which stands in for CuPy: calling a kernel
+    then runs the GPU's own path (Kernel -> CudaPrinter.load, run -> launch).  Loaded
+    kernels are kept apart from those of other tests (they are the host's, not CuPy's)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernel_module, "_COMPILED", {})
+        mp.setattr(CudaPrinter, "load", lambda self, source, name="kernel", path=None:
+                   host_function(source, self.dtype))
+        yield
+
+
+@contextlib.contextmanager
+def cache_in(folder):
+    """Kernels are compiled into (and read back from) the on-disk cache in ``folder``."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PHYSGRAPH_CACHE_DIR", str(folder))
+        mp.setenv("PHYSGRAPH_CACHE", "on")
+        yield
+
+
+def warm(k: Kernel) -> Kernel:
+    """The same kernel made afresh, as another process would: its source comes from the
+    on-disk cache, and this process never prints it."""
+    again = Kernel(k.input_graph, k.structure, k.name, k.options)
+    assert (k.cache_status, again.cache_status) == ("miss", "hit")
+    return again
 
 
 @contextlib.contextmanager
@@ -85,6 +115,25 @@ def test_float32_strided_params_complex_and_bool_outputs(tmp_path, part_size, mo
     got = run_host(k, [p, q, W, 0.7])
     expected = observables.with_backend("numpy")(p, q, W, 0.7)
     for e, g in zip(expected, got):
+        assert e.dtype == g.dtype
+        np.testing.assert_allclose(g, e, rtol=2e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("part_size", [CudaPrinter.part_size, 5])
+def test_a_kernel_from_the_cache_launches(tmp_path, part_size, monkeypatch):
+    """On a cache hit the source is read from disk, not printed, so what the launch needs
+    (the arguments' roles, the stages, the scratch) must come from the source: it once came
+    from the printer's state, set only while printing."""
+    monkeypatch.setattr(CudaPrinter, "part_size", part_size)
+    with cache_in(tmp_path), host_build_for_the_gpu():
+        k = warm(pg.compile(backend="cuda", dtype="float32")(pair))
+        assert ("pg_stage3" in k.source) == (part_size == 5)
+        rng = np.random.default_rng(7)
+        p, q = rng.uniform(-1, 1, (40, 4)), rng.uniform(-1, 1, (40, 4))
+        W = np.array([[1.0, 2.0], [3.0, 4.0]])
+        got = k(p, q, W, 0.7)
+    expected = observables.with_backend("numpy")(p, q, W, 0.7)
+    for e, g in zip(expected, got, strict=True):
         assert e.dtype == g.dtype
         np.testing.assert_allclose(g, e, rtol=2e-6, atol=1e-6)
 

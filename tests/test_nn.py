@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import physgraph as pg
-from physgraph.backends.cuda import host_function
+from physgraph.backends.cuda import host_function, launch
 
 from helpers import assert_close
 
@@ -182,7 +182,7 @@ def test_cuda_expands_contractions_and_its_host_build_agrees(rng):
     x = rng.standard_normal((50, 3))
     out = np.empty((50, 2))
     arrays = [x] + list(pg.nn.MLP.from_torch(net).parameters().values())
-    host_function(k.source, "float64")(k.graph.signature, 50, arrays, [out])
+    launch(host_function(k.source, "float64"), 50, arrays, [out])
     assert_close(out, _torch(net, x), rtol=1e-12, atol=1e-13)
 
 

@@ -265,10 +265,10 @@ def test_constant_complex_outputs(backend):
     k = pg.compile([sp.exp(I), x * 2, 2 + 3 * I, x + I], inputs=[x], backend=backend)
     xs = np.array([1.0, -2.0])
     if backend == "cuda":
-        from physgraph.backends.cuda import host_function
+        from physgraph.backends.cuda import host_function, launch
         arrays, n = k._convert(k._bind([xs], {}))
         got = k._allocate(n)
-        host_function(k.source, k.options.dtype)(k.graph.signature, n, arrays, got)
+        launch(host_function(k.source, k.options.dtype), n, arrays, got)
     else:
         got = k(xs)
     expected = [np.full(2, np.exp(1j)), 2 * xs, np.full(2, 2 + 3j), xs + 1j]

@@ -26,6 +26,8 @@ import os
 import re
 import subprocess
 import tempfile
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -141,7 +143,6 @@ class CudaPrinter(Printer):
 
     def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
         self.out_types = out_types or [T.REAL] * len(g.outputs)
-        self.signature = list(g.signature)
         live, var = g.live(), g.varying()
         stage = blocked.by_size(g, live, var, self.part_size)
         nstages = max(stage, default=0) + 1
@@ -199,40 +200,25 @@ class CudaPrinter(Printer):
         return f"const {self.ctype} t{n} = {value};"
 
     # ---- running ---------------------------------------------------------------------------
-    def load(self, source: str, name: str = "kernel", path: str | None = None):
+    def load(self, source: str, name: str = "kernel", path: str | None = None) -> "Built":
         try:
             import cupy
         except ImportError as err:
             raise UnsupportedError("the cuda backend needs CuPy (pip install physgraph[cuda]) "
                                    "and an NVIDIA GPU; k.source shows the code anyway") from err
         module = cupy.RawModule(code=source, options=("--std=c++17",))
-        names, width = kernel_names(source)
-        return [module.get_function(name) for name in names], width
+        return build(source, self.dtype, _gpu(self.dtype), module.get_function)
 
-    def launch(self, fn, n: int, arrays: list, outs: list) -> None:
-        import cupy
-        functions, width = fn
-        threads = 256
-        for count, args in chunked_args(self.signature, n, arrays, outs, width, self.dtype,
-                                        cupy.empty, pointer=lambda x: x, integer=np.int64,
-                                        real=np.dtype(self.dtype).type):
-            blocks = max(1, min(-(-count // threads), 65535))
-            for f in functions:     # one stream: each stage sees the last one's stores
-                f((blocks,), (threads,), tuple(args))
-        cupy.cuda.get_current_stream().synchronize()
-
-    def run(self, fn, n, arrays, outs) -> None:
-        import cupy
-        device_outs = [cupy.empty(o.shape, o.dtype) for o in outs]
-        self.launch(fn, n, [cupy.asarray(a) if isinstance(a, np.ndarray) else a
-                            for a in arrays], device_outs)
+    def run(self, fn: "Built", n, arrays, outs) -> None:
+        device = fn.device
+        device_outs = [device.empty(o.shape, o.dtype) for o in outs]
+        launch(fn, n, [device.to_device(a) for a in arrays], device_outs)
         for o, d in zip(outs, device_outs):
-            o[...] = cupy.asnumpy(d)
+            o[...] = device.to_host(d)
 
-    def run_native(self, fn, n: int, arrays: list, out_specs: list) -> list:
-        import cupy
-        outs = [cupy.empty(shape, dtype) for shape, dtype in out_specs]
-        self.launch(fn, n, arrays, outs)
+    def run_native(self, fn: "Built", n: int, arrays: list, out_specs: list) -> list:
+        outs = [fn.device.empty(shape, dtype) for shape, dtype in out_specs]
+        launch(fn, n, arrays, outs)
         return outs
 
     @staticmethod
@@ -253,6 +239,63 @@ def _offset(name: str, index: list) -> str:
     return " + ".join(terms) or "0"
 
 
+@dataclass(frozen=True)
+class Device:
+    """Where a built source runs and how its kernels take arguments there: the GPU through
+    CuPy (``_gpu``), or the host build that stands in for it on machines without a GPU."""
+    empty: Callable            # (shape, dtype) -> a new array on the device
+    to_device: Callable        # a host argument -> the same on the device
+    to_host: Callable          # a device array -> a numpy array
+    pointer: Callable          # a device array -> the kernel argument pointing to it
+    integer: Callable          # an int (event count, stride) -> a kernel argument
+    real: Callable             # a scalar param -> a kernel argument
+    call: Callable             # (kernel, events, arguments): one launch
+    wait: Callable             # returns when every launch is done
+
+
+@dataclass(frozen=True)
+class Built:
+    """A CUDA source built for a device: its kernels in launch order, and what the launch
+    needs to know about them, read from the source itself (a kernel that comes from the
+    on-disk cache is never printed in this process)."""
+    functions: list
+    roles: tuple               # of the kernels' arguments (``argument_roles``)
+    width: int | None          # scratch values per event (``kernel_names``)
+    dtype: str
+    device: Device
+
+
+def build(source: str, dtype: str, device: Device, function: Callable) -> Built:
+    """``function(name)`` is the loaded kernel ``name`` of ``source``."""
+    names, width = kernel_names(source)
+    return Built([function(name) for name in names], argument_roles(source), width, dtype,
+                 device)
+
+
+def launch(fn: Built, n: int, arrays: list, outs: list) -> None:
+    """Runs a built source on ``n`` events: every kernel in turn (one stream: each stage sees
+    the last one's stores), over chunks of events when stages hand values on."""
+    for count, args in chunked_args(fn, n, arrays, outs):
+        for f in fn.functions:
+            fn.device.call(f, count, args)
+    fn.device.wait()
+
+
+def _gpu(dtype: str) -> Device:
+    import cupy
+    threads = 256
+
+    def call(f, count: int, args: list) -> None:
+        blocks = max(1, min(-(-count // threads), 65535))
+        f((blocks,), (threads,), tuple(args))
+
+    return Device(empty=cupy.empty,
+                  to_device=lambda a: cupy.asarray(a) if isinstance(a, np.ndarray) else a,
+                  to_host=cupy.asnumpy, pointer=lambda x: x, integer=np.int64,
+                  real=np.dtype(dtype).type, call=call,
+                  wait=lambda: cupy.cuda.get_current_stream().synchronize())
+
+
 def kernel_names(source: str) -> tuple[list[str], int | None]:
     """The kernels a source runs, in launch order, and the width of the scratch they hand
     values on in (values per event; None: one kernel, no scratch argument)."""
@@ -263,42 +306,58 @@ def kernel_names(source: str) -> tuple[list[str], int | None]:
     return [f"pg_stage{s}" for s in range(int(found.group(1)))], int(width.group(1))
 
 
-def chunked_args(signature: list, n: int, arrays: list, outs: list, width: int | None,
-                 dtype: str, empty, **convert):
+def argument_roles(source: str) -> tuple:
+    """The role of each argument of the kernel, in signature order, read from the first
+    kernel's parameter list (``CudaPrinter._params``): "input" (its strides start at the
+    event's, ``_s0``), "param" (an array, strides from ``_s1``) or "scalar" (a scalar
+    param, passed by value).  Outputs and the scratch are the pointers that are not const."""
+    params = re.search(r"__global__ void \w+\(([^)]*)\)", source).group(1)
+    params = [p.strip() for p in params.split(",")][1:]      # after the event count
+    roles = []
+    for p, following in zip(params, params[1:] + [""]):
+        if p.startswith("const "):
+            roles.append("input" if following.endswith("_s0") else "param")
+        elif not p.startswith("long long ") and "*" not in p:
+            roles.append("scalar")
+    return tuple(roles)
+
+
+def chunked_args(fn: Built, n: int, arrays: list, outs: list):
     """(event count, kernel arguments) per launch: all events at once, or, for staged
     kernels, chunks small enough that their scratch (``width`` values per event, allocated
-    once with ``empty``) stays under ``SCRATCH_BYTES``; the scratch is the last argument.
-    Inputs and outputs are passed as views of the chunk, params as they are."""
+    once) stays under ``SCRATCH_BYTES``; the scratch is the last argument.  Inputs and
+    outputs are passed as views of the chunk, params as they are."""
+    width, device = fn.width, fn.device
     step = max(n, 1) if width is None else \
-        max(1, min(n, SCRATCH_BYTES // max(width * np.dtype(dtype).itemsize, 1)))
-    buffer = None if width is None else empty(max(width * step, 1), dtype)   # alive till done
-    scratch = [] if buffer is None else [convert["pointer"](buffer)]
+        max(1, min(n, SCRATCH_BYTES // max(width * np.dtype(fn.dtype).itemsize, 1)))
+    buffer = None if width is None else device.empty(max(width * step, 1), fn.dtype)
+    scratch = [] if buffer is None else [device.pointer(buffer)]     # alive till done
     for lo in range(0, n, step):
         hi = min(n, lo + step)
-        part = [x[lo:hi] if a.role == "input" else x for a, x in zip(signature, arrays)]
-        yield hi - lo, kernel_args(signature, hi - lo, part, [o[lo:hi] for o in outs],
-                                   **convert) + scratch
+        part = [x[lo:hi] if role == "input" else x for role, x in zip(fn.roles, arrays)]
+        yield hi - lo, kernel_args(fn, hi - lo, part, [o[lo:hi] for o in outs]) + scratch
 
 
-def kernel_args(signature: list, n: int, arrays: list, outs: list, pointer, integer,
-                real) -> list:
+def kernel_args(fn: Built, n: int, arrays: list, outs: list) -> list:
     """The kernel's arguments in signature order: pointers, element strides, scalars."""
-    args = [integer(n)]
-    for a, x in zip(signature, arrays):
-        if a.role == "param" and not a.shape:
-            args.append(real(x))
+    device = fn.device
+    args = [device.integer(n)]
+    for role, x in zip(fn.roles, arrays):
+        if role == "scalar":
+            args.append(device.real(x))
             continue
-        args.append(pointer(x))
-        args += [integer(s // x.itemsize) for s in x.strides]
+        args.append(device.pointer(x))
+        args += [device.integer(s // x.itemsize) for s in x.strides]
     for o in outs:
-        args.append(pointer(o))
-        args += [integer(s // o.itemsize) for s in o.strides]
+        args.append(device.pointer(o))
+        args += [device.integer(s // o.itemsize) for s in o.strides]
     return args
 
 
-def host_function(source: str, dtype: str = "float64"):
-    """The CUDA source built as host C++ (g++) and loaded with ctypes: a callable
-    ``f(n, arrays, outs)`` for checking the generated code on machines without a GPU."""
+def host_function(source: str, dtype: str = "float64") -> Built:
+    """The CUDA source built as host C++ (g++) and loaded with ctypes, for checking the
+    generated code on machines without a GPU: ``launch`` and ``CudaPrinter.run`` take it
+    as they take the GPU's build."""
     key = hashlib.sha256(source.encode()).hexdigest()[:16]
     folder = os.path.join(tempfile.gettempdir(), "physgraph-host")
     os.makedirs(folder, exist_ok=True)
@@ -311,19 +370,15 @@ def host_function(source: str, dtype: str = "float64"):
         subprocess.run(["g++", "-O1", "-std=c++17", "-shared", "-fPIC", "-DPHYSGRAPH_HOST",
                         "-x", "c++", src, "-o", tmp], check=True, capture_output=True)
         os.replace(tmp, lib)
-    names, width = kernel_names(source)
     library = ctypes.CDLL(lib)
-    functions = [getattr(library, name) for name in names]
-    for f in functions:
+
+    def function(name: str):
+        f = getattr(library, name)
         f.restype = None
-    real = ctypes.c_double if dtype == "float64" else ctypes.c_float
+        return f
 
-    def pointer(x: np.ndarray):
-        return ctypes.c_void_p(x.ctypes.data)
-
-    def run(signature: list, n: int, arrays: list, outs: list) -> None:
-        for _, args in chunked_args(signature, n, arrays, outs, width, dtype, np.empty,
-                                    pointer=pointer, integer=ctypes.c_longlong, real=real):
-            for f in functions:
-                f(*args)
-    return run
+    host = Device(empty=np.empty, to_device=lambda a: a, to_host=lambda a: a,
+                  pointer=lambda x: ctypes.c_void_p(x.ctypes.data), integer=ctypes.c_longlong,
+                  real=ctypes.c_double if dtype == "float64" else ctypes.c_float,
+                  call=lambda f, count, args: f(*args), wait=lambda: None)
+    return build(source, dtype, host, function)
