@@ -58,7 +58,7 @@ def cache_in(folder):
         yield
 
 
-def warm(k: Kernel) -> Kernel:
+def from_cache(k: Kernel) -> Kernel:
     """The same kernel made afresh, as another process would: its source comes from the
     on-disk cache, and this process never prints it."""
     again = Kernel(k.input_graph, k.structure, k.name, k.options)
@@ -126,7 +126,7 @@ def test_a_kernel_from_the_cache_launches(tmp_path, part_size, monkeypatch):
     from the printer's state, set only while printing."""
     monkeypatch.setattr(CudaPrinter, "part_size", part_size)
     with cache_in(tmp_path), host_build_for_the_gpu():
-        k = warm(pg.compile(backend="cuda", dtype="float32")(pair))
+        k = from_cache(pg.compile(backend="cuda", dtype="float32")(pair))
         assert ("pg_stage3" in k.source) == (part_size == 5)
         rng = np.random.default_rng(7)
         p, q = rng.uniform(-1, 1, (40, 4)), rng.uniform(-1, 1, (40, 4))

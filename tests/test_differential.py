@@ -24,11 +24,13 @@ import os
 
 import mpmath
 import numpy as np
+import pytest
 import sympy as sp
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
 import physgraph as pg
+from test_cuda import cache_in, from_cache, host_build_for_the_gpu
 
 x = sp.Symbol("x", real=True)
 y, z = sp.symbols("y z", real=True)
@@ -285,3 +287,18 @@ def test_to_sympy_export_agrees(exprs, seed):
     back = compile_all(exprs, backend="cuda").to_sympy()
     assert_agrees(tuple(mpmath_eval(list(back), arrays)), exprs, expected, scale, keep,
                   "to_sympy")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba", "jax", "cuda"])
+@settings(max_examples=3)
+@given(exprs=expression_lists, seed=st.integers(0, 2 ** 32 - 1))
+def test_every_backend_agrees_through_a_warm_cache(backend, exprs, seed, tmp_path_factory):
+    """A kernel made again from the on-disk cache (its source read back, not printed) and
+    loaded afresh agrees with SymPy and with numpy; CUDA runs as its host build."""
+    arrays = points(seed)
+    expected, scale, keep = reference(exprs, arrays)
+    with cache_in(tmp_path_factory.mktemp("cache")), host_build_for_the_gpu():
+        got = from_cache(compile_all(exprs, backend=backend))(*arrays)
+    assert_agrees(got, exprs, expected, scale, keep, f"{backend} from the cache")
+    numpy_k = compile_all(exprs, backend="numpy")
+    assert_agrees(got, exprs, numpy_k(*arrays), scale, keep, f"{backend} from the cache vs numpy")
