@@ -21,220 +21,67 @@ Jacobian-vector or vector-Jacobian product, for framework gradients (``as_torch`
 """
 from __future__ import annotations
 
-from fractions import Fraction
-
 from .graph import Arg, Graph, Op, Output, T, identifier
+from .ops import DEFS, NotDifferentiable, evaluate
+from .passes.builder import Builder as FoldingBuilder
 
-NO_DERIVATIVE = frozenset({Op.LT, Op.LE, Op.EQ, Op.NE, Op.AND, Op.OR, Op.NOT})
 
-
-class Builder:
-    """Node construction that folds the zeros and ones derivatives are full of.
-
-    ``None`` stands for an exact zero (no node at all), so an untouched tangent or adjoint
-    costs nothing.
+class Builder(FoldingBuilder):
+    """The passes' folding builder, with ``None`` standing for an exact zero (no node at
+    all), so an untouched tangent or adjoint costs nothing.  Zeros, None or a zero node,
+    are absorbed here before anything is built; every other simplification is the fold's.
     """
 
     def __init__(self, g: Graph):
-        self.g = g
+        super().__init__(g)
         self.one = g.const(1)
 
-    def const(self, value) -> int:
-        return self.g.const(value)
-
-    def _value(self, n) -> object:
-        g = self.g
-        if g.ops[n] is Op.CONST and not isinstance(g.attrs[n], bool):
-            return g.attrs[n]
-        return None
+    op = FoldingBuilder.__call__            # the name the derivative rules build with
 
     def is_zero(self, n) -> bool:
-        return n is None or self._value(n) == 0
-
-    def _fold(self, fn, a, b):
-        """fn on two known real constants as a new constant, else None."""
-        va, vb = self._value(a), self._value(b)
-        if va is None or vb is None or isinstance(va, complex) or isinstance(vb, complex):
-            return None
-        return self.const(fn(va, vb))
+        return n is None or super().is_zero(n)
 
     def add(self, a, b):
         if self.is_zero(a):
             return b
-        if self.is_zero(b):
-            return a
-        folded = self._fold(lambda x, y: x + y, a, b)
-        return self.g.node(Op.ADD, (a, b)) if folded is None else folded
+        return a if self.is_zero(b) else self(Op.ADD, a, b)
 
     def sub(self, a, b):
         if self.is_zero(b):
             return a
-        if self.is_zero(a):
-            return self.neg(b)
-        return self.g.node(Op.SUB, (a, b))
+        return self.neg(b) if self.is_zero(a) else self(Op.SUB, a, b)
 
     def neg(self, a):
-        if self.is_zero(a):
-            return None
-        v = self._value(a)
-        return self.g.node(Op.NEG, (a,)) if v is None else self.const(-v)
+        return None if self.is_zero(a) else self(Op.NEG, a)
 
     def mul(self, a, b):
-        if self.is_zero(a) or self.is_zero(b):
-            return None
-        for x, y in ((a, b), (b, a)):
-            v = self._value(x)
-            if v == 1:
-                return y
-            if v == -1:
-                return self.neg(y)
-        folded = self._fold(lambda x, y: x * y, a, b)
-        return self.g.node(Op.MUL, (a, b)) if folded is None else folded
+        return None if self.is_zero(a) or self.is_zero(b) else self(Op.MUL, a, b)
 
     def div(self, a, b):
-        if self.is_zero(a):
-            return None
-        return a if self._value(b) == 1 else self.g.node(Op.DIV, (a, b))
+        return None if self.is_zero(a) else self(Op.DIV, a, b)
 
-    def op(self, op: Op, *args, attr=None) -> int:
-        return self.g.node(op, tuple(args), attr)
-
+    # a real value is its own conjugate and real part: returned as it is, so an exact
+    # constant stays exact (the fold would evaluate it in floating point)
     def conj(self, a):
-        if a is None or self.g.types[a] is not T.COMPLEX:
-            return a
-        return self.g.node(Op.CONJ, (a,))
+        return a if a is None or self.g.types[a] is not T.COMPLEX else self(Op.CONJ, a)
 
     def re(self, a):
-        if a is None or self.g.types[a] is not T.COMPLEX:
-            return a
-        return self.g.node(Op.RE, (a,))
+        return a if a is None or self.g.types[a] is not T.COMPLEX else self(Op.RE, a)
 
     def where(self, cond, a, b):
         if self.is_zero(a) and self.is_zero(b):
             return None
         zero = self.const(0)
-        return self.g.node(Op.WHERE, (cond, zero if a is None else a, zero if b is None else b))
+        return self(Op.WHERE, cond, zero if a is None else a, zero if b is None else b)
 
 
-# ---- partial derivatives of the smooth ops: (builder, node, its args, arg index) -> node ----
-def _sq(b: Builder, x: int) -> int:
-    return b.mul(x, x)
-
-
-def _d_powi(b: Builder, w: int, a: tuple, k: int):
-    n = b.g.attrs[w]
-    if n == 0:
-        return None
-    power = b.one if n == 1 else b.op(Op.POWI, a[0], attr=n - 1)
-    return b.mul(b.const(n), power)
-
-
-def _d_pow(b: Builder, w: int, a: tuple, k: int):
-    x, y = a
-    if k == 0:
-        return b.mul(y, b.op(Op.POW, x, b.sub(y, b.one)))
-    return b.mul(w, b.op(Op.LOG, x))
-
-
-def _d_atan2(b: Builder, w: int, a: tuple, k: int):
-    y, x = a
-    r2 = b.add(_sq(b, x), _sq(b, y))
-    return b.div(x, r2) if k == 0 else b.neg(b.div(y, r2))
-
-
-PARTIALS = {
-    Op.ADD: lambda b, w, a, k: b.one,
-    Op.SUB: lambda b, w, a, k: b.one if k == 0 else b.const(-1),
-    Op.MUL: lambda b, w, a, k: a[1 - k],
-    Op.DIV: lambda b, w, a, k: b.div(b.one, a[1]) if k == 0 else b.neg(b.div(w, a[1])),
-    Op.NEG: lambda b, w, a, k: b.const(-1),
-    Op.FMA: lambda b, w, a, k: (a[1], a[0], b.one)[k],
-    Op.POWI: _d_powi,
-    Op.POW: _d_pow,
-    Op.SQRT: lambda b, w, a, k: b.div(b.const(Fraction(1, 2)), w),
-    Op.RSQRT: lambda b, w, a, k: b.mul(b.const(Fraction(-1, 2)), b.div(w, a[0])),
-    Op.EXP: lambda b, w, a, k: w,
-    Op.LOG: lambda b, w, a, k: b.div(b.one, a[0]),
-    Op.SIN: lambda b, w, a, k: b.op(Op.COS, a[0]),
-    Op.COS: lambda b, w, a, k: b.neg(b.op(Op.SIN, a[0])),
-    Op.TAN: lambda b, w, a, k: b.add(b.one, _sq(b, w)),
-    Op.ASIN: lambda b, w, a, k: b.op(Op.RSQRT, b.sub(b.one, _sq(b, a[0]))),
-    Op.ACOS: lambda b, w, a, k: b.neg(b.op(Op.RSQRT, b.sub(b.one, _sq(b, a[0])))),
-    Op.ATAN: lambda b, w, a, k: b.div(b.one, b.add(b.one, _sq(b, a[0]))),
-    Op.ATAN2: _d_atan2,
-    Op.SINH: lambda b, w, a, k: b.op(Op.COSH, a[0]),
-    Op.COSH: lambda b, w, a, k: b.op(Op.SINH, a[0]),
-    Op.TANH: lambda b, w, a, k: b.sub(b.one, _sq(b, w)),
-    Op.ASINH: lambda b, w, a, k: b.op(Op.RSQRT, b.add(_sq(b, a[0]), b.one)),
-    Op.ACOSH: lambda b, w, a, k: b.op(Op.RSQRT, b.sub(_sq(b, a[0]), b.one)),
-    Op.ATANH: lambda b, w, a, k: b.div(b.one, b.sub(b.one, _sq(b, a[0]))),
-}
-
-
-# ---- the real-linear (non-holomorphic or selecting) ops: a forward and a reverse rule -------
-def _select(b: Builder, w: int, a: tuple):
-    """(condition, index of the arg chosen when it holds, the other) of where/min/max."""
-    op = b.g.ops[w]
-    if op is Op.WHERE:
-        return a[0], 1, 2
-    first, second = a
-    cond = b.op(Op.LE, first, second) if op is Op.MIN else b.op(Op.LE, second, first)
-    return cond, 0, 1
-
-
-def _fwd_select(b, w, a, t):
-    cond, yes, no = _select(b, w, a)
-    return b.where(cond, t[yes], t[no])
-
-
-def _rev_select(b, w, a, ct):
-    cond, yes, no = _select(b, w, a)
-    out = [None] * len(a)
-    out[yes], out[no] = b.where(cond, ct, None), b.where(cond, None, ct)
-    return out
-
-
-def _abs_factor(b: Builder, w: int, x: int) -> int:
-    """d|x| = Re(conj(f) dx) with f = x / |x| (complex) or sign(x) (real)."""
-    if b.g.types[x] is T.COMPLEX:
-        return b.div(x, w)
-    return b.where(b.op(Op.LT, x, b.const(0)), b.const(-1), b.one)
-
-
-LINEAR = {
-    # op: (forward(builder, node, args, arg tangents), reverse(builder, node, args, adjoint))
-    Op.WHERE: (_fwd_select, _rev_select),
-    Op.MIN: (_fwd_select, _rev_select),
-    Op.MAX: (_fwd_select, _rev_select),
-    Op.RE: (lambda b, w, a, t: b.re(t[0]), lambda b, w, a, ct: [ct]),
-    Op.IM: (lambda b, w, a, t: None if t[0] is None or b.g.types[t[0]] is not T.COMPLEX
-            else b.op(Op.IM, t[0]),
-            lambda b, w, a, ct: [b.mul(ct, b.const(1j))]),
-    Op.CONJ: (lambda b, w, a, t: b.conj(t[0]), lambda b, w, a, ct: [b.conj(ct)]),
-    Op.COMPLEX: (lambda b, w, a, t: None if t[0] is None and t[1] is None else
-                 b.op(Op.COMPLEX, *(b.const(0) if x is None else x for x in t)),
-                 lambda b, w, a, ct: [b.re(ct), None if b.g.types[ct] is not T.COMPLEX
-                                      else b.op(Op.IM, ct)]),
-    Op.ABS: (lambda b, w, a, t: b.re(b.mul(b.conj(_abs_factor(b, w, a[0])), t[0])),
-             lambda b, w, a, ct: [b.mul(ct, _abs_factor(b, w, a[0]))]),
-}
-
-
-def _fwd_contract(b, w, a, t):
-    zero = b.const(0)
-    return b.op(Op.CONTRACT, *(zero if x is None else x for x in t), attr=b.g.attrs[w])
-
-
-def _rev_contract(b, w, a, ct):
-    """d out / d args[k] = W[row, k], an element of the param matrix."""
-    pos, row = b.g.attrs[w]
-    return [b.mul(ct, b.op(Op.PARAM, attr=(pos, (row, k)))) for k in range(len(a))]
-
-
-# network layers: a contraction's tangent is the same contraction of the tangents (one more
-# matrix product); only when the IR has the op
-if hasattr(Op, "CONTRACT"):
-    LINEAR[Op.CONTRACT] = (_fwd_contract, _rev_contract)
+# ---- the rules, from the op table ---------------------------------------------------------
+# PARTIALS: op -> (builder, node, args, k) -> d node / d args[k] (holomorphic for complex);
+# LINEAR: op -> (forward, reverse) rules of the selecting and real-linear ops
+PARTIALS = {op: d.partials for op, d in DEFS.items()
+            if d.partials is not None and d.partials is not NotDifferentiable}
+LINEAR = {op: d.linear for op, d in DEFS.items() if d.linear is not None}
+NO_DERIVATIVE = frozenset(op for op, d in DEFS.items() if d.partials is NotDifferentiable)
 
 
 def differentiable(g: Graph, i: int) -> bool:
@@ -344,7 +191,6 @@ def substitute(g: Graph, nodes: list[int], values: dict[int, object]) -> list[in
     Derivatives at a point the tracer knows (a state whose slope is still exactly zero)
     come back as numbers this way, so the matrices built from them keep known entries.
     """
-    from .passes.fold import evaluate     # the fold pass's arithmetic: same IEEE semantics
     b = Builder(g)
     if not values or not nodes:
         return list(nodes)

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from collections import Counter
 
-from .graph import COMPARISONS, LEAVES, UNARY_MATH, Graph, Op, T
+from .graph import COMPARISONS, Graph, Op, T
+from .ops import DEFS
 
 CLASSES = ("add", "mul", "div", "fma", "sqrt", "special", "other")
 WEIGHT = {"add": 1, "mul": 1, "div": 1, "fma": 2, "sqrt": 1, "special": 1, "other": 1}
-_FREE = LEAVES | {Op.RE, Op.IM, Op.COMPLEX}
-
-_REAL = {Op.ADD: {"add": 1}, Op.SUB: {"add": 1}, Op.NEG: {"add": 1}, Op.MUL: {"mul": 1},
-         Op.DIV: {"div": 1}, Op.FMA: {"fma": 1}, Op.SQRT: {"sqrt": 1}, Op.RSQRT: {"sqrt": 1},
-         Op.POW: {"special": 1}, Op.POWI: {"special": 1}, Op.ATAN2: {"special": 1},
-         **{op: {"special": 1} for op in UNARY_MATH - {Op.SQRT, Op.RSQRT}}}
+# real operands: one operation of the op's cost class (none for the free ones)
+_REAL = {op: {d.cost: 1} if d.cost else {} for op, d in DEFS.items()}
 # complex operands: (op, number of complex operands) -> real operations
 _COMPLEX = {
     (Op.ADD, 1): {"add": 1}, (Op.ADD, 2): {"add": 2},
@@ -37,13 +34,13 @@ _COMPLEX = {
 def node_cost(g: Graph, i: int) -> dict:
     """Real operations of node i by class."""
     op = g.ops[i]
-    if op in _FREE or (op is Op.CONJ and g.types[g.args[i][0]] is not T.COMPLEX):
+    if DEFS[op].cost is None or (op is Op.CONJ and g.types[g.args[i][0]] is not T.COMPLEX):
         return {}
     ncomplex = sum(g.types[a] is T.COMPLEX for a in g.args[i])
     if op is Op.CONTRACT:                  # one multiply-add per column
         return {"fma": len(g.args[i])}
     if ncomplex == 0:
-        return _REAL.get(op, {"other": 1})
+        return _REAL[op]
     if op is Op.DIV and g.types[g.args[i][0]] is not T.COMPLEX:
         return {"mul": 4, "add": 1, "div": 2}
     if op is Op.POWI:

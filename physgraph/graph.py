@@ -17,67 +17,14 @@ import keyword
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from enum import IntEnum
 from fractions import Fraction
 from numbers import Number
 
 import numpy as np
 
+from . import ops
 from .errors import UnsupportedError
-
-
-class Op(IntEnum):
-    INPUT = 0
-    PARAM = 1
-    CONST = 2
-    ADD = 3
-    SUB = 4
-    MUL = 5
-    DIV = 6
-    NEG = 7
-    FMA = 8      # a * b + c
-    POWI = 9     # x ** n, n an int attribute
-    POW = 10     # x ** y
-    SQRT = 11
-    RSQRT = 12   # 1 / sqrt(x)
-    EXP = 13
-    LOG = 14
-    SIN = 15
-    COS = 16
-    TAN = 17
-    ASIN = 18
-    ACOS = 19
-    ATAN = 20
-    ATAN2 = 21   # atan2(y, x)
-    SINH = 22
-    COSH = 23
-    TANH = 24
-    ASINH = 25
-    ACOSH = 26
-    ATANH = 27
-    ABS = 28
-    MIN = 29
-    MAX = 30
-    LT = 31
-    LE = 32
-    EQ = 33
-    NE = 34
-    AND = 35
-    OR = 36
-    NOT = 37
-    WHERE = 38   # where(cond, a, b)
-    RE = 39
-    IM = 40
-    CONJ = 41
-    COMPLEX = 42  # re + i * im
-    CONTRACT = 43  # row of a param matrix times a vector: sum_k W[row, k] * args[k]
-
-
-class T(IntEnum):
-    """Value type of a node; ordered so that ``max`` gives the type of mixed arithmetic."""
-    BOOL = 0
-    REAL = 1
-    COMPLEX = 2
+from .ops import DEFS, Op, T
 
 
 # Module-level names for the members that per-node code tests: ``Op.X`` goes through
@@ -87,29 +34,25 @@ INPUT, PARAM, CONST, ADD, SUB, MUL, DIV, NEG, FMA, POWI, POW, WHERE = (
     Op.WHERE)
 REAL = T.REAL
 
-LEAVES = frozenset({Op.INPUT, Op.PARAM, Op.CONST})
-COMMUTATIVE = frozenset({Op.ADD, Op.MUL, Op.MIN, Op.MAX, Op.EQ, Op.NE, Op.AND, Op.OR})
-UNARY_MATH = frozenset({Op.SQRT, Op.RSQRT, Op.EXP, Op.LOG, Op.SIN, Op.COS, Op.TAN, Op.ASIN,
-                        Op.ACOS, Op.ATAN, Op.SINH, Op.COSH, Op.TANH, Op.ASINH, Op.ACOSH,
-                        Op.ATANH})
-ARITY = {Op.INPUT: 0, Op.PARAM: 0, Op.CONST: 0, Op.FMA: 3, Op.WHERE: 3,
-         **{op: 1 for op in UNARY_MATH | {Op.NEG, Op.POWI, Op.ABS, Op.NOT, Op.RE, Op.IM,
-                                          Op.CONJ}}}
-REAL_ONLY = frozenset({Op.ATAN2, Op.MIN, Op.MAX, Op.LT, Op.LE, Op.COMPLEX})
-COMPARISONS = frozenset({Op.LT, Op.LE, Op.EQ, Op.NE})
-_ARITHMETIC = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG, Op.FMA, Op.POWI, Op.POW}) | UNARY_MATH
-LOGICAL = frozenset({Op.AND, Op.OR, Op.NOT})
+
+def _where(rule: str) -> frozenset:
+    return frozenset(op for op, d in DEFS.items() if d.result == rule)
 
 
-# CONTRACT takes one argument per column of its matrix; its attr is (param position, row).
-# The rows of one matrix with the same arguments are one matrix product over a block of
-# events (see backends/contract.py); everywhere else it is a per-event scalar like any other.
-VARIADIC = frozenset({Op.CONTRACT})
+LEAVES = _where(ops.LEAF)
+COMPARISONS = _where(ops.BOOL)
+LOGICAL = _where(ops.LOGIC)
+COMMUTATIVE = frozenset(op for op, d in DEFS.items() if d.commutative)
+REAL_ONLY = frozenset(op for op, d in DEFS.items() if d.real_only)
+# CONTRACT takes one argument per column of its matrix
+VARIADIC = frozenset(op for op, d in DEFS.items() if d.arity is None)
+_NUMERIC = _where(ops.NUMERIC)
+_FIXED_RESULT = {ops.BOOL: T.BOOL, ops.REAL: T.REAL, ops.COMPLEX: T.COMPLEX}
 
 
 def arity(op: Op) -> int | None:
     """Number of arguments of ``op`` (None: any number)."""
-    return None if op in VARIADIC else ARITY.get(op, 2)
+    return DEFS[op].arity
 
 
 _ARITY_OF = {op: arity(op) for op in Op}
@@ -281,45 +224,39 @@ class Graph:
         return self.node(op, (), (position, tuple(index)))
 
     def _result_type(self, op: Op, args: tuple, attr) -> T:
+        """The value type of a new node, by its op's type rule (``ops.OpDef.result``)."""
         if op is CONST:
             return const_type(attr)
         if op is INPUT or op is PARAM:
             return REAL
         types = self.types
-        if op in _ARITHMETIC:                     # the common case, first: real operands
+        if op in _NUMERIC:                        # the common case, first: real operands
             for a in args:
                 if types[a] is not REAL:
                     break
             else:
                 return REAL
         ts = [types[a] for a in args]
-        if op in _ARITHMETIC and T.BOOL not in ts:
-            return T.COMPLEX if T.COMPLEX in ts else T.REAL
-        if op is Op.CONTRACT:
-            if any(t is not T.REAL for t in ts):
-                raise UnsupportedError("a contraction (network layer) of complex or boolean values")
-            return T.REAL
-        if op is Op.WHERE:
+        rule = DEFS[op].result
+        if rule == ops.SELECT:
             if ts[0] is not T.BOOL:
                 raise UnsupportedError("where() needs a boolean condition")
             if (ts[1] is T.BOOL) != (ts[2] is T.BOOL):
                 raise UnsupportedError("where() cannot mix boolean and numeric branches")
             return max(ts[1], ts[2])
-        if op in LOGICAL:
+        if rule == ops.LOGIC:
             if any(t is not T.BOOL for t in ts):
                 raise UnsupportedError(f"{op.name.lower()} needs boolean operands")
             return T.BOOL
+        if rule == ops.CONTRACT:
+            if any(t is not T.REAL for t in ts):
+                raise UnsupportedError("a contraction (network layer) of complex or boolean values")
+            return T.REAL
         if any(t is T.BOOL for t in ts):
             raise UnsupportedError(f"{op.name.lower()} of a boolean value; use where(cond, 1.0, 0.0)")
         if op in REAL_ONLY and any(t is T.COMPLEX for t in ts):
             raise UnsupportedError(f"{op.name.lower()} of a complex value")
-        if op in COMPARISONS:
-            return T.BOOL
-        if op in (Op.ABS, Op.RE, Op.IM):
-            return T.REAL
-        if op is Op.COMPLEX:
-            return T.COMPLEX
-        return max(ts)
+        return _FIXED_RESULT.get(rule, max(ts))
 
     # ---- derived graphs -------------------------------------------------------------------
     def empty_like(self) -> "Graph":

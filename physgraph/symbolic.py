@@ -10,19 +10,18 @@ from fractions import Fraction
 
 import sympy
 # not re-exported by sympy.matrices.expressions in every SymPy version (1.14 drops it)
+from sympy.codegen import cfunctions
 from sympy.core.containers import Tuple
 from sympy.functions.elementary.piecewise import ExprCondPair
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .errors import UnsupportedError
 from .graph import Graph, Op, T
+from .ops import DEFS
 
-_FUNCTIONS = {
-    "exp": Op.EXP, "sin": Op.SIN, "cos": Op.COS, "tan": Op.TAN, "asin": Op.ASIN,
-    "acos": Op.ACOS, "atan": Op.ATAN, "sinh": Op.SINH, "cosh": Op.COSH, "tanh": Op.TANH,
-    "asinh": Op.ASINH, "acosh": Op.ACOSH, "atanh": Op.ATANH, "Abs": Op.ABS, "re": Op.RE,
-    "im": Op.IM, "conjugate": Op.CONJ, "atan2": Op.ATAN2,
-}
+# SymPy function classes read as one op each (those with a ``_read_<Name>`` method below
+# have their own rule)
+_FUNCTIONS = {d.sympy: op for op, d in DEFS.items() if d.sympy is not None}
 _RELATIONS = {"StrictLessThan": (Op.LT, False), "LessThan": (Op.LE, False),
               "StrictGreaterThan": (Op.LT, True), "GreaterThan": (Op.LE, True),
               "Equality": (Op.EQ, False), "Unequality": (Op.NE, False)}
@@ -94,8 +93,8 @@ class SympyReader:
             return lambda e, a: self.node(Op.DIV, self.g.const(1), self.node(_RECIPROCAL[name], *a))
         raise UnsupportedError(
             f"SymPy node {name} (in {_short(e)}) is not supported; physgraph reads Add, Mul, "
-            "Pow, numbers, exp, log, trig and hyperbolic functions, Abs, re, im, conjugate, "
-            "Min, Max, sign, Piecewise and relations")
+            "Pow, numbers, exp, log, trig and hyperbolic functions, erf, erfc, log1p, expm1, "
+            "hypot, Abs, re, im, conjugate, Min, Max, sign, Piecewise and relations")
 
     # -- one method per node type ----------------------------------------------------------
     def _read_Add(self, e, a):
@@ -192,18 +191,19 @@ def _short(e, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+def _sympy_function(name: str):
+    """SymPy's function of that name; C99's log1p, expm1 and hypot live in its codegen."""
+    found = getattr(sympy, name, None)
+    return found if found is not None else getattr(cfunctions, name)
+
+
+# operators and the ops SymPy has no function for; every other op prints as its SymPy name
 _TO_SYMPY = {
     Op.ADD: lambda a, b: a + b, Op.SUB: lambda a, b: a - b, Op.MUL: lambda a, b: a * b,
     Op.DIV: lambda a, b: a / b, Op.NEG: lambda a: -a, Op.FMA: lambda a, b, c: a * b + c,
-    Op.POW: sympy.Pow, Op.SQRT: sympy.sqrt, Op.RSQRT: lambda a: 1 / sympy.sqrt(a),
-    Op.EXP: sympy.exp, Op.LOG: sympy.log, Op.SIN: sympy.sin, Op.COS: sympy.cos,
-    Op.TAN: sympy.tan, Op.ASIN: sympy.asin, Op.ACOS: sympy.acos, Op.ATAN: sympy.atan,
-    Op.ATAN2: sympy.atan2, Op.SINH: sympy.sinh, Op.COSH: sympy.cosh, Op.TANH: sympy.tanh,
-    Op.ASINH: sympy.asinh, Op.ACOSH: sympy.acosh, Op.ATANH: sympy.atanh, Op.ABS: sympy.Abs,
-    Op.MIN: sympy.Min, Op.MAX: sympy.Max, Op.LT: sympy.StrictLessThan, Op.LE: sympy.LessThan,
-    Op.EQ: sympy.Eq, Op.NE: sympy.Ne, Op.AND: sympy.And, Op.OR: sympy.Or, Op.NOT: sympy.Not,
-    Op.WHERE: lambda c, a, b: _piecewise(c, a, b), Op.RE: sympy.re,
-    Op.IM: sympy.im, Op.CONJ: sympy.conjugate, Op.COMPLEX: lambda a, b: a + sympy.I * b,
+    Op.RSQRT: lambda a: 1 / sympy.sqrt(a), Op.WHERE: lambda c, a, b: _piecewise(c, a, b),
+    Op.COMPLEX: lambda a, b: a + sympy.I * b,
+    **{op: _sympy_function(d.sympy) for op, d in DEFS.items() if d.sympy is not None},
 }
 
 

@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+from sympy.codegen import cfunctions
 from hypothesis import given, reject, settings
 from hypothesis import strategies as st
 
@@ -104,6 +105,9 @@ def _real_ops(draw, depth, where):
         "cosh": lambda: sp.cosh(4 * q()), "tanh": lambda: sp.tanh(a()),
         "asinh": lambda: sp.asinh(a()), "acosh": lambda: sp.acosh(a() ** 2 + 2),
         "atanh": lambda: sp.atanh(q()), "abs": lambda: sp.Abs(a()),
+        "erf": lambda: sp.erf(a()), "erfc": lambda: sp.erfc(a()),
+        "log1p": lambda: cfunctions.log1p(a() ** 2), "expm1": lambda: cfunctions.expm1(4 * q()),
+        "hypot": lambda: cfunctions.hypot(a(), a()),
         "min": lambda: unsorted(sp.Min, a(), a()), "max": lambda: unsorted(sp.Max, a(), a()),
         "where": lambda: sp.Piecewise((a(), draw(condition(depth - 1))), (a(), True)),
         "re": lambda: sp.re(w()), "im": lambda: sp.im(w()), "cabs": lambda: sp.Abs(w()),

@@ -26,6 +26,7 @@ import contextlib
 
 import numpy as np
 
+from .. import ops
 from ..graph import INPUT, Graph, Op
 from . import blocked
 from .contract import Group, array_product, groups
@@ -35,7 +36,7 @@ from .printer import Printer, _ndindex
 class JaxPrinter(Printer):
     name = "jax"
     warm = False              # jit compiles per input shape; a zero-event warm-up buys nothing
-    functions = {op: "j" + f for op, f in Printer.functions.items()}
+    spelling = ops.spellings("jax")
     contracts = True                # layers as jnp.matmul: XLA picks the GEMM
     part_size = 400                 # per-event nodes per XLA computation (see above)
     max_handed_on = 0.12            # per node: more values crossing cuts, and no cuts

@@ -8,7 +8,7 @@ import threading
 
 import numba
 
-from .. import cost
+from .. import cost, ops
 from ..graph import Graph, Op, T
 from . import blocked
 from .printer import Printer
@@ -46,11 +46,7 @@ class NumbaPrinter(Printer):
             return self.columns.store(target, names[node])
         return super().store(g, node, target, names, k)
 
-    # scalar control flow instead of numpy's array functions
-    def _print_WHERE(self, g, i, args): return f"{args[1]} if {args[0]} else {args[2]}"
-    def _print_AND(self, g, i, args): return f"{args[0]} and {args[1]}"
-    def _print_OR(self, g, i, args): return f"{args[0]} or {args[1]}"
-    def _print_NOT(self, g, i, args): return f"not {args[0]}"
+    spelling = ops.spellings("numba")    # scalar control flow, math.erf
 
     part_size = 2500       # nodes per stage loop: numba compiles big bodies superlinearly
     columns_from = 64      # compute-bound bodies this long run in columns (vectorized)

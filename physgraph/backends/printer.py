@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import linecache
 import math
-from functools import cached_property
 from itertools import count
 
 import numpy as np
 
-from .. import cost
+from .. import cost, ops
 from ..errors import UnsupportedError
 from ..graph import CONST, INPUT, PARAM, Graph, Op, T
 from . import contract
@@ -26,21 +25,7 @@ class Printer:
     name = "printer"
     has_fma = False          # whether the pipeline may contract a * b + c into fma
     warm = True              # compile at load time with a zero-event call
-    infix = {
-        Op.ADD: "{} + {}", Op.SUB: "{} - {}", Op.MUL: "{} * {}", Op.DIV: "{} / {}",
-        Op.NEG: "-{}", Op.FMA: "{} * {} + {}", Op.LT: "{} < {}", Op.LE: "{} <= {}",
-        Op.EQ: "{} == {}", Op.NE: "{} != {}", Op.RE: "{}.real", Op.IM: "{}.imag",
-        Op.POW: "{} ** {}",
-    }
-    functions = {
-        Op.SQRT: "np.sqrt", Op.EXP: "np.exp", Op.LOG: "np.log", Op.SIN: "np.sin",
-        Op.COS: "np.cos", Op.TAN: "np.tan", Op.ASIN: "np.arcsin", Op.ACOS: "np.arccos",
-        Op.ATAN: "np.arctan", Op.ATAN2: "np.arctan2", Op.SINH: "np.sinh", Op.COSH: "np.cosh",
-        Op.TANH: "np.tanh", Op.ASINH: "np.arcsinh", Op.ACOSH: "np.arccosh",
-        Op.ATANH: "np.arctanh", Op.ABS: "np.abs", Op.MIN: "np.minimum", Op.MAX: "np.maximum",
-        Op.CONJ: "np.conj", Op.AND: "np.logical_and", Op.OR: "np.logical_or",
-        Op.NOT: "np.logical_not", Op.WHERE: "np.where",
-    }
+    spelling = ops.spellings("numpy")   # op -> Spelling; the others have _print_<OP>
     indent = "    "
     comment = "#"
     suffix = ".py"           # of the source file in the on-disk cache
@@ -76,26 +61,22 @@ class Printer:
 
     # ---- shared machinery ------------------------------------------------------------------
     def expr(self, g: Graph, i: int, names: list) -> str:
+        """An op's spelling from the op table, or else this printer's ``_print_<OP>``."""
         op = g.ops[i]
         args = [names[a] for a in g.args[i]]
-        method = self._print_methods.get(op)
-        if method is not None:
-            return method(g, i, args)
-        if op in self.infix:
-            return self.infix[op].format(*args)
-        return f"{self.functions[op]}({', '.join(args)})"
-
-    @cached_property
-    def _print_methods(self) -> dict:
-        """op -> this printer's ``_print_<OP>`` method, for the ops that have one."""
-        methods = {op: getattr(self, f"_print_{op.name}", None) for op in Op}
-        return {op: m for op, m in methods.items() if m is not None}
+        spelled = self.spelling.get(op)
+        if spelled is not None:
+            return spelled.template.format(*args)
+        method = getattr(self, f"_print_{op.name}", None)
+        if method is None:
+            raise UnsupportedError(f"the {self.name} backend has no spelling of {op.name.lower()}")
+        return method(g, i, args)
 
     def _print_POWI(self, g: Graph, i: int, args: list) -> str:
         return f"{args[0]} ** {g.attrs[i]}"
 
     def _print_RSQRT(self, g: Graph, i: int, args: list) -> str:
-        return f"{self.literal(1.0)} / {self.functions[Op.SQRT]}({args[0]})"
+        return f"{self.literal(1.0)} / {self.spelling[Op.SQRT].template.format(args[0])}"
 
     def _print_COMPLEX(self, g: Graph, i: int, args: list) -> str:
         return f"{args[0]} + {args[1]} * {self.literal(1j)}"
@@ -177,9 +158,19 @@ class Printer:
         per_call = sum(1 for i in range(len(g)) if live[i] and not var[i]
                        and g.ops[i] not in (Op.CONST, Op.PARAM))
         c = self.comment
-        return (f"{c} physgraph kernel {name!r}: {self.name} backend, {self.dtype}\n"
-                f"{c} {total} flops per event ({detail or 'none'}); "
-                f"{cost.live_nodes(g)} nodes, {per_call} computed once per call")
+        # a spelling's imports (``import math`` for erf) come right after the comment lines
+        return "\n".join([f"{c} physgraph kernel {name!r}: {self.name} backend, {self.dtype}",
+                          f"{c} {total} flops per event ({detail or 'none'}); "
+                          f"{cost.live_nodes(g)} nodes, {per_call} computed once per call",
+                          *self.imports(g)])
+
+    def imports(self, g: Graph) -> list[str]:
+        """The import lines the spellings of the graph's live ops need (e.g. ``math`` for
+        erf), in the order of the op table."""
+        live, spelling = g.live(), self.spelling
+        used = {g.ops[i] for i in range(len(g)) if live[i]}
+        lines = [spelling[op].imports for op in sorted(used) if op in spelling]
+        return list(dict.fromkeys(line for line in lines if line))
 
     def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
         """The kernel's source; ``out_types`` says which outputs are complex arrays."""

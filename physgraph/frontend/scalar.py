@@ -13,6 +13,7 @@ import numpy as np
 
 from ..errors import TraceError, UnsupportedError
 from ..graph import Graph, Op
+from ..ops import DEFS
 
 
 def _number(x) -> bool:
@@ -135,63 +136,24 @@ def _apply(op: Op, numeric, *values):
     return Scalar(g, g.node(op, tuple(lead._id(v) for v in values)))
 
 
-def _unary(op: Op, numeric):
-    def fn(x):
-        return _apply(op, numeric, x)
-    fn.__name__ = op.name.lower()
-    fn.__doc__ = f"{op.name.lower()}(x): per-event {op.name.lower()} of a traced value (numpy on numbers)."
+def _function(op: Op):
+    """The traced function of ``op``: a node on traced values, numpy on numbers and arrays."""
+    d = DEFS[op]
+
+    def fn(*values):
+        if len(values) != d.arity:
+            raise TypeError(f"{d.function}() takes {d.arity} argument(s), got {len(values)}")
+        return _apply(op, d.numeric, *values)
+    fn.__name__ = fn.__qualname__ = d.function
+    fn.__doc__ = f"{d.function}: per event on traced values (numpy's on numbers and arrays)."
     return fn
 
 
-sqrt = _unary(Op.SQRT, np.sqrt)
-exp = _unary(Op.EXP, np.exp)
-log = _unary(Op.LOG, np.log)
-sin = _unary(Op.SIN, np.sin)
-cos = _unary(Op.COS, np.cos)
-tan = _unary(Op.TAN, np.tan)
-asin = _unary(Op.ASIN, np.arcsin)
-acos = _unary(Op.ACOS, np.arccos)
-atan = _unary(Op.ATAN, np.arctan)
-sinh = _unary(Op.SINH, np.sinh)
-cosh = _unary(Op.COSH, np.cosh)
-tanh = _unary(Op.TANH, np.tanh)
-asinh = _unary(Op.ASINH, np.arcsinh)
-acosh = _unary(Op.ACOSH, np.arccosh)
-atanh = _unary(Op.ATANH, np.arctanh)
-abs = _unary(Op.ABS, np.abs)  # noqa: A001  (pg.abs, as in numpy)
-conj = _unary(Op.CONJ, np.conj)
-re = _unary(Op.RE, np.real)
-im = _unary(Op.IM, np.imag)
-
-
-def rsqrt(x):
-    """1 / sqrt(x)."""
-    return _apply(Op.RSQRT, lambda v: 1.0 / np.sqrt(v), x)
-
-
-def atan2(y, x):
-    """The angle of (x, y) in (-pi, pi]."""
-    return _apply(Op.ATAN2, np.arctan2, y, x)
-
-
-def minimum(a, b):
-    return _apply(Op.MIN, np.minimum, a, b)
-
-
-def maximum(a, b):
-    return _apply(Op.MAX, np.maximum, a, b)
-
-
-def where(cond, a, b):
-    """Per-event selection: ``a`` where ``cond`` holds, else ``b`` (both are computed)."""
-    return _apply(Op.WHERE, np.where, cond, a, b)
-
+FUNCTIONS = {d.function: _function(op) for op, d in DEFS.items() if d.function is not None}
+globals().update(FUNCTIONS)      # sqrt, exp, ..., erf, hypot: one per op of the table
 
 _UFUNCS = {
-    "sqrt": sqrt, "exp": exp, "log": log, "sin": sin, "cos": cos, "tan": tan,
-    "arcsin": asin, "arccos": acos, "arctan": atan, "arctan2": atan2, "sinh": sinh,
-    "cosh": cosh, "tanh": tanh, "arcsinh": asinh, "arccosh": acosh, "arctanh": atanh,
-    "absolute": abs, "conjugate": conj, "minimum": minimum, "maximum": maximum,
+    **{d.ufunc: FUNCTIONS[d.function] for d in DEFS.values() if d.ufunc is not None},
     "add": lambda a, b: a + b, "subtract": lambda a, b: a - b,
     "multiply": lambda a, b: a * b, "true_divide": lambda a, b: a / b,
     "divide": lambda a, b: a / b,        # numpy 2's name of true_divide

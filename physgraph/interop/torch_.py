@@ -105,16 +105,13 @@ def sequential_layers(module) -> tuple[list, list]:
         elif type(m) in simple:
             activations[-1].append(simple[type(m)])
         elif isinstance(m, tnn.GELU):
-            if m.approximate != "tanh":
-                raise UnsupportedError("GELU with the erf form; use "
-                                       "torch.nn.GELU(approximate='tanh')")
-            activations[-1].append("gelu")
+            activations[-1].append("gelu_tanh" if m.approximate == "tanh" else "gelu")
         elif isinstance(m, tnn.Softplus):
             beta, threshold = float(m.beta), float(m.threshold)
             activations[-1].append(lambda x: nn.softplus(x, beta, threshold))
         else:
             raise UnsupportedError(f"torch layer {type(m).__name__}; pg.nn.MLP takes Linear, "
-                                   "BatchNorm1d, ReLU, Tanh, Sigmoid, GELU(tanh), Softplus")
+                                   "BatchNorm1d, ReLU, Tanh, Sigmoid, GELU, Softplus")
     if not layers:
         raise UnsupportedError("no Linear layer in the torch module")
     return layers, activations

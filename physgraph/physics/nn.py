@@ -55,8 +55,13 @@ def sigmoid(x):
 
 @_elementwise
 def gelu(x):
-    """GELU in its tanh form, torch's ``GELU(approximate="tanh")`` (the erf form needs an
-    erf op the IR does not have)."""
+    """GELU, x Phi(x) = x (1 + erf(x / sqrt 2)) / 2: torch's ``GELU()``."""
+    return 0.5 * x * (1 + sc.erf(x * 0.7071067811865476))
+
+
+@_elementwise
+def gelu_tanh(x):
+    """GELU in its tanh approximation, torch's ``GELU(approximate="tanh")``."""
     inner = 0.7978845608028654 * (x + 0.044715 * x * x * x)     # sqrt(2 / pi)
     return 0.5 * x * (1 + sc.tanh(inner))
 
@@ -68,7 +73,7 @@ def softplus(x, beta: float = 1.0, threshold: float = 20.0):
 
 
 ACTIVATIONS = {"relu": relu, "tanh": tanh, "sigmoid": sigmoid, "gelu": gelu,
-               "softplus": softplus, None: None, "linear": None}
+               "gelu_tanh": gelu_tanh, "softplus": softplus, None: None, "linear": None}
 
 
 # ---- dense layers ---------------------------------------------------------------------------
@@ -194,7 +199,7 @@ class MLP:
     def from_torch(cls, module, *, weights: str = "param", name: str = "mlp",
                    contract: bool | None = None) -> "MLP":
         """An MLP from a ``torch.nn.Sequential`` of Linear, BatchNorm1d (folded into the
-        Linear before it), ReLU, Tanh, Sigmoid, GELU(approximate="tanh"), Softplus,
+        Linear before it), ReLU, Tanh, Sigmoid, GELU (both forms), Softplus,
         Identity and Dropout (inference: nothing) layers."""
         from ..interop.torch_ import sequential_layers
         layers, activations = sequential_layers(module)
@@ -270,5 +275,5 @@ def _param(g: Graph, name: str, value: np.ndarray) -> Mat:
                 for r in range(shape[0])])
 
 
-__all__ = ["dense", "relu", "tanh", "sigmoid", "gelu", "softplus", "fold_batchnorm", "MLP",
+__all__ = ["dense", "relu", "tanh", "sigmoid", "gelu", "gelu_tanh", "softplus", "fold_batchnorm", "MLP",
            "WIDE"]
