@@ -67,7 +67,8 @@ def test_grad_of_as_jax_matches_finite_differences(g, part_size):
         h = 1e-6 * x[0]
         fd = float((loss(x[0] + h) - loss(x[0] - h)) / (2 * h))
         scale = max(abs(fd), float(abs(jax.grad(lambda v: abs(loss(v)))(x[0]))), 1e-3)
-    assert abs(grad - fd) <= 1e-5 * scale + 1e-7 * abs(float(loss(x[0])))
+        value = float(loss(x[0]))
+    assert abs(grad - fd) <= 1e-5 * scale + 1e-7 * abs(value)
 
 
 def test_grad_through_constant_complex_and_boolean_outputs():
@@ -160,3 +161,20 @@ def test_unnamed_backend_follows_jax_arrays_named_backend_refuses():
     assert isinstance(f(x), jax.Array)
     with pytest.raises(pg.UnsupportedError, match="with_backend"):
         g(x)
+
+
+def test_as_jax_of_a_float64_kernel_will_not_run_in_float32():
+    """With JAX's x64 mode off, float64 values would come back as float32 without a word."""
+    f = pair_mass.with_backend("jax", dtype="float64").as_jax()
+    p = np.tile([5.0, 1.0, 2.0, 2.0], (3, 1))
+    with jax.enable_x64(False):
+        with pytest.raises(pg.UnsupportedError, match='jax.config.update\\("jax_enable_x64", '
+                           'True\\).*dtype="float32"'):
+            f(p, p)
+        with pytest.raises(pg.UnsupportedError, match="jax_enable_x64"):
+            jax.jit(f)(p, p)
+        assert pair_mass.as_jax()(p, p)[0].dtype == jnp.float32     # what it was asked for
+    with jax.enable_x64(True):
+        m, _ = f(p, p)
+    assert m.dtype == jnp.float64
+    np.testing.assert_allclose(np.asarray(m), np.sqrt(100 - 4 - 16 - 16))       # p + p

@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import structure as structure_mod
 from ..autodiff import jvp_graph
+from ..errors import UnsupportedError
 from .derived import derived
 
 
@@ -32,6 +33,13 @@ def as_jax(k):
         return out, tuple(map(_tangent_of, out, jvp(*primals, *(tangents[p] for p in inputs))))
 
     def jax_function(*args, **kwargs):
+        # checked per call (per trace under jax.jit): x64 is JAX's global setting or a context
+        if jax.dtypes.canonicalize_dtype(kj.options.dtype) != np.dtype(kj.options.dtype):
+            raise UnsupportedError(
+                f"kernel {k.name!r} computes in {kj.options.dtype}, but JAX's x64 mode is "
+                f"off, so JAX would silently hand back float32; enable it with "
+                f'jax.config.update("jax_enable_x64", True) (or inside "with '
+                f'jax.enable_x64(True):"), or compile with dtype="float32"')
         return structure_mod.unflatten(kj.structure, list(flat(*kj._bind(args, kwargs))))
     jax_function.__name__ = k.name
     return jax_function
