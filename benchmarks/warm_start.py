@@ -25,12 +25,12 @@ import json, sys, time
 start = time.perf_counter()
 import numpy as np
 import physgraph as pg
-from physgraph.bench import mem
+from physgraph.physics import processes
 import numba
 imported = time.perf_counter()
 numba.njit(lambda x: x + 1.0)(1.0)       # numba's once-per-process setup (its extensions)
 numba_ready = time.perf_counter()
-k = pg.compile(mem.processes().build({process!r}), backend={backend!r})
+k = pg.compile(processes.build({process!r}), backend={backend!r})
 args = [np.full((1, 4), 1.0) if a.role == "input" else a.default for a in k.signature]
 k(*args)
 done = time.perf_counter()

@@ -167,7 +167,8 @@ def _load_target(target: str, parser: argparse.ArgumentParser):
     import os
     module_name, sep, attr = target.rpartition(":")
     if not sep or not module_name or not attr:
-        parser.error(f"{target!r}: expected MODULE:FUNCTION, e.g. examples/mem/processes.py:gg_tt")
+        parser.error(f"{target!r}: expected MODULE:FUNCTION, "
+                     "e.g. physgraph.physics.processes:gg_tt")
     try:
         if module_name.endswith(".py") or os.sep in module_name:
             spec = importlib.util.spec_from_file_location(

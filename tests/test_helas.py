@@ -4,19 +4,14 @@ Gell-Mann matrices, and helicity filtering by the compiler."""
 from __future__ import annotations
 
 import itertools
-import sys
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import physgraph as pg
-from physgraph.physics import helas
+from physgraph.physics import helas, processes
 from physgraph.physics.color import F_PHASE, ColourBasis, comm
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "mem"))
-import processes  # noqa: E402
 
 RNG = np.random.default_rng(7)
 METRIC = np.diag([1.0, -1.0, -1.0, -1.0])

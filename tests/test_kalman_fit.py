@@ -11,10 +11,11 @@ import pytest
 from scipy import stats
 
 import physgraph as pg
+from physgraph.bench import kalman_peers as peers
 from physgraph.bench.compare import max_rel_err
+from physgraph.physics import kalman as fit, telescope as tm
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))
-from examples.kalman import fit, peers, telescope as tm  # noqa: E402
 from examples.kalman.validate import pulls  # noqa: E402
 
 from helpers import assert_close  # noqa: E402

@@ -4,18 +4,14 @@ invariance, and agreement between backends.  Also the compiled RAMBO generator."
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import physgraph as pg
+from physgraph.physics import processes as P
 from physgraph.physics.helas import Wavefunction, ixxxxx, oxxxxx, vxxxxx
 from physgraph.physics.rambo import rambo_function
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "mem"))
-import processes as P  # noqa: E402
 
 RNG = np.random.default_rng(11)
 SQRT_S = 1000.0

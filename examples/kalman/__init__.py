@@ -1,4 +1,5 @@
-"""Track fitting on a toy telescope: ``telescope`` (detector and generator), ``fit`` (the
-physgraph Kalman fit), ``peers`` (NumPy-batched, filterpy and JAX versions of the same fit),
-``validate`` (pulls and chi2 on simulated tracks).  Run from the repository root, e.g.
+"""Track fitting on a toy telescope: ``validate`` (pulls and chi2 on simulated tracks, flops
+of the structured and the dense fit).  The detector and generator are
+``physgraph.physics.telescope``, the fit ``physgraph.physics.kalman``, its peers
+``physgraph.bench.kalman_peers``.  Run from the repository root, e.g.
 ``python -m examples.kalman.validate``."""

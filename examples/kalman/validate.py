@@ -17,8 +17,7 @@ import numpy as np
 from scipy import stats
 
 import physgraph as pg
-
-from . import fit, telescope as tm
+from physgraph.physics import kalman, telescope as tm
 
 HERE = Path(__file__).resolve().parent
 SEED = 20261123
@@ -35,8 +34,8 @@ def pulls(out: dict, truth: np.ndarray) -> dict:
 
 def flops(tel: tm.Telescope) -> dict:
     """Flops per track and per plane after the passes, structured and dense, same backend."""
-    structured = fit.compile_fit(tel, backend="numpy")
-    dense = pg.compile(fit.make_fit(tel, dense=True), backend="numpy")
+    structured = kalman.compile_fit(tel, backend="numpy")
+    dense = pg.compile(kalman.make_fit(tel, dense=True), backend="numpy")
     per = {name: {"per_track": k.stats["flops_out"],
                   "per_track_plane": k.stats["flops_out"] / tel.layers,
                   "per_track_plane_pass": k.stats["flops_out"] / tel.layers / 3,
@@ -84,7 +83,7 @@ def main(argv=None) -> int:
     tel = tm.Telescope()
     meas, truth = tm.generate(tel, args.tracks, np.random.default_rng(SEED))
     start = time.perf_counter()
-    out = fit.compile_fit(tel, backend=args.backend)(meas)
+    out = kalman.compile_fit(tel, backend=args.backend)(meas)
     fit_s = time.perf_counter() - start
     pull = pulls(out, truth)
     prob = stats.chi2.sf(out["chi2"], tel.ndf)

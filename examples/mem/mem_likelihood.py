@@ -11,7 +11,7 @@ hypothesis the likelihood is
 over the unobserved true mu+ energy E3 (E4 follows from transverse-momentum balance, x1 and
 x2 from the energy and longitudinal momentum of the pair, J = E3 is the phase-space density
 at fixed directions).  Each integral is done by vegas in batch mode: the compiled matrix
-element (examples/mem/processes.py, physgraph numba kernel) evaluates all points of a vegas
+element (physgraph.physics.processes, physgraph numba kernel) evaluates all points of a vegas
 step in one call.  sigma(M) is a 3-dimensional vegas integral of the same matrix element.
 
     python examples/mem/mem_likelihood.py          # about a minute on 2 cores
@@ -22,15 +22,13 @@ generated with M = 500 and with M = 530 GeV, and the summed -2 ln(L500 / L530).
 from __future__ import annotations
 
 import math
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import vegas
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import processes  # noqa: E402
+from physgraph.physics import processes
 
 SQRT_S = 2000.0
 MASSES = (500.0, 530.0)          # the two hypotheses

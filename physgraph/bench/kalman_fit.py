@@ -1,24 +1,20 @@
-"""Workload ``kalman-fit``: the full track fit of ``examples/kalman`` on 10-plane tracks.
+"""Workload ``kalman-fit``: the full track fit of ``physgraph.physics.kalman`` on 10-plane
+tracks of the toy telescope (``physgraph.physics.telescope``).
 
 A workload with its own kernel (the fit is a loop over detector layers with a Jacobian, not
-an expression): physgraph runs ``examples/kalman/fit.py`` (one kernel per track batch:
-reference, forward and backward extended-Kalman passes), and the peers are the same fit
-written the other ways a physicist would (``examples/kalman/peers.py``): NumPy batched over
-tracks, filterpy's ExtendedKalmanFilter track by track, and ``jax.jit(jax.vmap(...))`` of
-a jnp version (these two on a subset of the tracks, rate per track).  The reference is the NumPy version in float64
-(its transport Jacobian is written out by hand: no physgraph derivative in it).
-
-The example lives in the repository (``examples/``), not in the installed package: this
-workload needs a checkout.
+an expression): physgraph runs the fit (one kernel per track batch: reference, forward and
+backward extended-Kalman passes), and the peers are the same fit written the other ways a
+physicist would (``kalman_peers``): NumPy batched over tracks, filterpy's
+ExtendedKalmanFilter track by track, and ``jax.jit(jax.vmap(...))`` of a jnp version (these
+two on a subset of the tracks, rate per track).  The reference is the NumPy version in
+float64 (its transport Jacobian is written out by hand: no physgraph derivative in it).
 """
 from __future__ import annotations
 
-import sys
-from functools import lru_cache
-from pathlib import Path
-
 import numpy as np
 
+from ..physics import kalman, telescope
+from . import kalman_peers as peers
 from .impls import Implementation, Prepared
 from .workloads import Arrays, Workload, register
 
@@ -26,40 +22,24 @@ FILTERPY_TRACKS = 200        # filterpy runs ~100 tracks/s: timed on this many
 # XLA on the 2-core CPU did not finish its first call on 10^5 tracks in minutes (2 s for
 # 2*10^4 once compiled): the JAX peer is timed on this many, like filterpy
 JAX_TRACKS = 20_000
-
-
-@lru_cache(maxsize=1)
-def example():
-    """(telescope module, fit module, peers module, the Telescope) of examples/kalman."""
-    root = Path(__file__).resolve().parents[2]
-    if not (root / "examples" / "kalman" / "fit.py").exists():
-        raise FileNotFoundError("the kalman-fit workload needs the repository's "
-                                "examples/kalman (run from a checkout)")
-    if str(root) not in sys.path:
-        sys.path.append(str(root))
-    from examples.kalman import fit, peers, telescope
-    return telescope, fit, peers, telescope.Telescope()
+TELESCOPE = telescope.Telescope()
 
 
 def generate(n: int, rng: np.random.Generator, dtype: str) -> Arrays:
-    tm, _, _, tel = example()
-    meas, _ = tm.generate(tel, n, rng)
+    meas, _ = telescope.generate(TELESCOPE, n, rng)
     return {"meas": np.ascontiguousarray(meas, dtype=dtype)}
 
 
 def _as_list(out: dict) -> list[np.ndarray]:
-    _, _, peers, _ = example()
     return [np.asarray(out[key]) for key in peers.KEYS]
 
 
 def reference(inputs: Arrays) -> list[np.ndarray]:
-    _, _, peers, tel = example()
-    return _as_list(peers.numpy_fit(tel, inputs["meas"].astype(np.float64)))
+    return _as_list(peers.numpy_fit(TELESCOPE, inputs["meas"].astype(np.float64)))
 
 
 def kernel(backend: str, dtype: str):
-    _, fit, _, tel = example()
-    k = fit.compile_fit(tel, backend=backend, dtype=dtype)
+    k = kalman.compile_fit(TELESCOPE, backend=backend, dtype=dtype)
 
     def call(meas):
         return k(meas)
@@ -84,20 +64,17 @@ def _peer(name: str, key: str, make, requires=(), subset=None, float64_only=Fals
 
 
 def _numpy():
-    _, _, peers, tel = example()
-    return lambda meas: peers.numpy_fit(tel, meas)
+    return lambda meas: peers.numpy_fit(TELESCOPE, meas)
 
 
 def _filterpy():
-    _, _, peers, tel = example()
-    return lambda meas: peers.filterpy_fit(tel, meas)
+    return lambda meas: peers.filterpy_fit(TELESCOPE, meas)
 
 
 def _jax():
     import jax
-    _, _, peers, tel = example()
     jax.config.update("jax_enable_x64", True)        # else float64 silently becomes float32
-    fn = peers.jax_fit(tel)
+    fn = peers.jax_fit(TELESCOPE)
 
     def call(meas):
         return jax.block_until_ready(fn(jax.device_put(meas)))

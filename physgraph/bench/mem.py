@@ -1,5 +1,5 @@
 """Workloads ``mem-gg_tt``, ``mem-uu_aaa`` and ``mem-gg_ttg``: matrix elements of
-examples/mem/processes.py.
+``physgraph.physics.processes``.
 
 physgraph runs the traced process itself (``Workload.kernel``).  The peers compile a SymPy
 form: the traced graph after complex lowering only (real arithmetic, structural zeros
@@ -14,24 +14,17 @@ g g -> t t~ g has no closed form: its reference is the process traced in MadGrap
 basis for any frame (general wavefunctions) and evaluated by the numpy backend without
 passes, a different path from the kernel's (linear polarizations, beam-axis wavefunctions,
 all passes, numba).
-
-The processes live in the examples directory, so the workloads exist in a source checkout
-(``pip install -e .``) and are simply absent from an installed wheel.
 """
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import sympy
 
+from ..physics import processes
 from .workloads import Arrays, Symbolic, Workload, register
 
-PROCESSES = Path(__file__).resolve().parents[2] / "examples" / "mem" / "processes.py"
 SQRT_S = 1000.0
 # float32 loses digits in the spinors themselves (sqrt(|p| + pz) of a particle going
 # backwards, t = (p1 - p3)^2 near the forward peak): any tool evaluating the same expression
@@ -39,20 +32,11 @@ SQRT_S = 1000.0
 FLOAT32_TOLERANCE = {"float64": 1e-9, "float32": 0.1}
 
 
-@lru_cache(maxsize=1)
-def processes():
-    spec = importlib.util.spec_from_file_location("physgraph_mem_processes", PROCESSES)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def _symbolic(name: str, n: int) -> Symbolic:
     from .. import compile as pg_compile
     from ..sympy_export import to_sympy
     from ..passes.lower_complex import lower_complex
-    k = pg_compile(processes().build(name), backend="numpy", opt_level=0)
+    k = pg_compile(processes.build(name), backend="numpy", opt_level=0)
     # in real arithmetic (SymEngine's LLVM backend has no re/im); lowering folds as it goes
     expr = to_sympy(lower_complex(k.input_graph), k.structure)
     defaults = {a.name: a.default for a in k.signature if a.role == "param"}
@@ -67,7 +51,7 @@ def _symbolic(name: str, n: int) -> Symbolic:
 def _own_kernel(name: str):
     """Workload.kernel: the traced process compiled for a backend and dtype."""
     def make(backend: str, dtype: str):
-        k = processes().compiled(name, backend=backend, dtype=dtype)
+        k = processes.compiled(name, backend=backend, dtype=dtype)
 
         def run(*arrays):
             return k(*arrays)
@@ -78,7 +62,7 @@ def _own_kernel(name: str):
 
 def gg_ttg_reference(inputs: Arrays) -> list[np.ndarray]:
     from .. import compile as pg_compile
-    k = pg_compile(processes().build("gg_ttg", beams="any", basis="helicity"),
+    k = pg_compile(processes.build("gg_ttg", beams="any", basis="helicity"),
                    backend="numpy", opt_level=0)
     return [k(*(inputs[f"p{j}"].astype(np.float64) for j in range(1, 6)))]
 
@@ -103,13 +87,12 @@ def _mdot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def gg_tt_reference(inputs: Arrays) -> list[np.ndarray]:
     """Combridge's g g -> Q Q~, averaged:
     g^4 (1/(6 t1 t2) - 3/8)(t1^2 + t2^2 + r - r^2/(4 t1 t2))."""
-    mod = processes()
     p1, p2, p3, p4 = (inputs[f"p{j}"].astype(np.float64) for j in range(1, 5))
-    m, s = mod.M_TOP, _mdot(p1 + p2, p1 + p2)
+    m, s = processes.M_TOP, _mdot(p1 + p2, p1 + p2)
     t1 = (m * m - _mdot(p1 - p3, p1 - p3)) / s
     t2 = (m * m - _mdot(p1 - p4, p1 - p4)) / s
     rho = 4 * m * m / s
-    g4 = (4 * math.pi * mod.ALPHA_S) ** 2
+    g4 = (4 * math.pi * processes.ALPHA_S) ** 2
     shape = t1 * t1 + t2 * t2 + rho - rho * rho / (4 * t1 * t2)
     return [g4 * (1 / (6 * t1 * t2) - 3 / 8) * shape]
 
@@ -118,33 +101,31 @@ def uu_aaa_reference(inputs: Arrays) -> list[np.ndarray]:
     """8 e^6 Q^6 N_c (p1.p2) sum_i (p1.k_i)(p2.k_i)((p1.k_i)^2 + (p2.k_i)^2)
     / prod_j (p1.k_j)(p2.k_j),
     averaged over 4 spins and 9 colours, over 3! for the identical photons."""
-    mod = processes()
     p1, p2, *ks = (inputs[f"p{j}"].astype(np.float64) for j in range(1, 6))
     a = [_mdot(p1, k) for k in ks]
     b = [_mdot(p2, k) for k in ks]
     num = sum(x * y * (x * x + y * y) for x, y in zip(a, b))
     den = np.prod([x * y for x, y in zip(a, b)], axis=0)
-    e2 = 4 * math.pi * mod.ALPHA
+    e2 = 4 * math.pi * processes.ALPHA
     return [8 * e2**3 * (2 / 3) ** 6 * 3 * _mdot(p1, p2) * num / den / (4 * 9 * 6)]
 
 
-if PROCESSES.exists():
-    register(Workload(
-        name="mem-gg_tt", description="g g -> t t~ |M|^2, 3 diagrams, 16 helicities (HELAS DSL)",
-        build=lambda: _symbolic("gg_tt", 4), generate=_generate((173.0, 173.0)),
-        kernel=_own_kernel("gg_tt"),
-        reference=gg_tt_reference, default_events=200_000, tolerance=FLOAT32_TOLERANCE,
-        note="physgraph runs the traced process; the peers its SymPy form after complex lowering"))
+register(Workload(
+    name="mem-gg_tt", description="g g -> t t~ |M|^2, 3 diagrams, 16 helicities (HELAS DSL)",
+    build=lambda: _symbolic("gg_tt", 4), generate=_generate((173.0, 173.0)),
+    kernel=_own_kernel("gg_tt"),
+    reference=gg_tt_reference, default_events=200_000, tolerance=FLOAT32_TOLERANCE,
+    note="physgraph runs the traced process; the peers its SymPy form after complex lowering"))
 
-    register(Workload(
-        name="mem-uu_aaa", description="u u~ -> 3 photons |M|^2, 6 diagrams, 32 helicities",
-        build=lambda: _symbolic("uu_aaa", 5), generate=_generate((0.0, 0.0, 0.0)),
-        kernel=_own_kernel("uu_aaa"),
-        reference=uu_aaa_reference, default_events=200_000, tolerance=FLOAT32_TOLERANCE,
-        note="physgraph runs the traced process; numba takes about a minute to compile it"))
+register(Workload(
+    name="mem-uu_aaa", description="u u~ -> 3 photons |M|^2, 6 diagrams, 32 helicities",
+    build=lambda: _symbolic("uu_aaa", 5), generate=_generate((0.0, 0.0, 0.0)),
+    kernel=_own_kernel("uu_aaa"),
+    reference=uu_aaa_reference, default_events=200_000, tolerance=FLOAT32_TOLERANCE,
+    note="physgraph runs the traced process; numba takes about a minute to compile it"))
 
-    register(Workload(
-        name="mem-gg_ttg", description="g g -> t t~ g |M|^2, 16 diagrams, 6 colour flows",
-        build=None, generate=_generate((173.0, 173.0, 0.0)), kernel=_own_kernel("gg_ttg"),
-        reference=gg_ttg_reference, default_events=100_000, tolerance=FLOAT32_TOLERANCE,
-        note="numba takes minutes to compile its 2*10^4-operation body; no SymPy peers"))
+register(Workload(
+    name="mem-gg_ttg", description="g g -> t t~ g |M|^2, 16 diagrams, 6 colour flows",
+    build=None, generate=_generate((173.0, 173.0, 0.0)), kernel=_own_kernel("gg_ttg"),
+    reference=gg_ttg_reference, default_events=100_000, tolerance=FLOAT32_TOLERANCE,
+    note="numba takes minutes to compile its 2*10^4-operation body; no SymPy peers"))

@@ -5,7 +5,7 @@ first, MadGraph's particle order) and of its couplings and masses (``pg.Param`` 
 defaults).  It returns |M|^2 in MadGraph standalone conventions: summed over final and
 averaged over initial helicities and colours, with the identical-particle factor.
 
-    import processes
+    from physgraph.physics import processes
     me = processes.gg_tt(p1, p2, p3, p4)          # compiled on first use (numba, float64)
     print(processes.gg_tt.report())                # passes, and the surviving helicities
 
@@ -24,10 +24,10 @@ from itertools import permutations
 import numpy as np
 
 import physgraph as pg
-from physgraph.physics.color import F_PHASE, ColourBasis, comm
-from physgraph.physics.helas import (FFV1_0, FFV1_1, FFV1_2, FFV1P0_3, VVV1P0_1, VVVV1P0_1,
-                                     VVVV3P0_1, VVVV4P0_1, ixxxxx, oxxxxx, sum_helicities,
-                                     vlinear, vxxxxx)
+
+from .color import F_PHASE, ColourBasis, comm
+from .helas import (FFV1_0, FFV1_1, FFV1_2, FFV1P0_3, VVV1P0_1, VVVV1P0_1, VVVV3P0_1, VVVV4P0_1,
+                    ixxxxx, oxxxxx, sum_helicities, vlinear, vxxxxx)
 
 ALPHA = 1 / 132.507
 ALPHA_S = 0.118

@@ -1,9 +1,9 @@
 """The track fit, written with physgraph's linalg: extended Kalman filter passes over the
 planes, forward and backward, compiled into one kernel.
 
-    from examples.kalman import fit, telescope
+    from physgraph.physics import kalman, telescope
     tel = telescope.Telescope()
-    k = fit.compile_fit(tel)                      # numba, float64
+    k = kalman.compile_fit(tel)                   # numba, float64
     out = k(measurements)                         # (N, L, 2) -> dict of (N, ...) arrays
 
 Per track: a *reference* forward pass finds q/p; the Highland scattering of the other two
@@ -22,9 +22,9 @@ number of every matrix becomes an unknown per-call value and covariances are ful
 import numpy as np
 
 import physgraph as pg
-from physgraph.physics.linalg import Mat, Sym, Vec, joseph, sandwich
 
 from . import telescope as tm
+from .linalg import Mat, Sym, Vec, joseph, sandwich
 
 QOP_FLOOR = 1 / 50.0        # |q/p| used for scattering before the reference pass knows it
 # The first two planes fix position and direction: their residuals measure the prior, not

@@ -2,17 +2,17 @@
 as independent checks: NumPy batched over tracks (einsum/matmul, a Python loop over the
 planes), filterpy's ExtendedKalmanFilter track by track, and ``jax.vmap`` of a jnp fit.
 
-All three run the algorithm of ``fit.py`` (reference pass, forward pass with chi2 from
-plane ``CHI2_FROM`` on, backward pass; Joseph updates) and return the same dict.  The NumPy
-and filterpy versions use the transport Jacobian written out by hand below, the JAX one
-``jax.jacfwd``: neither uses physgraph's derivative.
+All three run the algorithm of ``physgraph.physics.kalman`` (reference pass, forward pass
+with chi2 from plane ``CHI2_FROM`` on, backward pass; Joseph updates) and return the same
+dict.  The NumPy and filterpy versions use the transport Jacobian written out by hand below,
+the JAX one ``jax.jacfwd``: neither uses physgraph's derivative.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from . import telescope as tm
-from .fit import CHI2_FROM, QOP_FLOOR
+from ..physics import telescope as tm
+from ..physics.kalman import CHI2_FROM, QOP_FLOOR
 
 KEYS = ("x_first", "P_first", "x_last", "P_last", "chi2")
 
