@@ -3,6 +3,7 @@
 Write the math (a traced Python function or SymPy expressions); physgraph optimizes the
 computation graph and emits one fused kernel batched over events.
 """
+from . import interop  # noqa: F401  (registers the framework arrays a kernel takes)
 from .api import compile
 from .errors import DTypeError, PhysgraphError, ShapeError, TraceError, UnsupportedError
 from .frontend.argtype import Param

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cache, cost, notes
+from . import cache, cost, foreign, notes
 from . import structure as structure_mod
 from .backends import printer_for
 from .errors import DTypeError, ShapeError, UnsupportedError
@@ -219,11 +219,11 @@ class Kernel:
         return np.dtype(self.options.dtype).type
 
     def __call__(self, *args, out=None, **kwargs):
-        framework = _framework(args, kwargs)
+        framework = foreign.call_for((*args, *kwargs.values()))
         if framework is not None:          # awkward or dask arrays: physgraph.interop
             return framework(self, args, kwargs, out)
         values = self._bind(args, kwargs)
-        device = _device_backend(values)
+        device = foreign.backend_for(values)
         if device is not None and device != self.options.backend:
             return self._on_device(device)(*values, out=out)
         if device is not None:
@@ -389,31 +389,6 @@ def _check_shape(shape: tuple, arg: Arg) -> None:
             not (len(shape) == 0 and not arg.shape):
         per_event = "(N, " + ", ".join(map(str, arg.shape)) + ")" if arg.shape else "(N,)"
         raise ShapeError(f"argument {arg.name!r} must have shape {per_event}, got {shape}")
-
-
-def _framework(args: tuple, kwargs: dict):
-    """The interop call for awkward or dask arrays among the arguments (None: neither);
-    checked by module name, so neither package is imported unless it is in use."""
-    for v in (*args, *kwargs.values()):
-        module = type(v).__module__
-        if any(c.__module__.startswith("awkward") for c in type(v).__mro__):   # vector's too
-            from .interop.awkward_ import call
-            return call
-        if module.startswith("dask"):
-            from .interop.dask_ import call
-            return call
-    return None
-
-
-def _device_backend(values: list):
-    """'jax' or 'cuda' when a value is a JAX or CuPy array (checked without importing them)."""
-    for v in values:
-        module = type(v).__module__
-        if module.startswith(("jax", "jaxlib")):
-            return "jax"
-        if module.startswith("cupy"):
-            return "cuda"
-    return None
 
 
 def _from_objects(x: np.ndarray, arg: Arg, dtype: str) -> np.ndarray:

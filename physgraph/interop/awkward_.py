@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import foreign
 from .. import structure as structure_mod
 from ..errors import ShapeError, UnsupportedError
 from .derived import flat_outputs
@@ -99,3 +100,6 @@ def _list_depth(x, arg) -> int:
     """Nesting of ``x`` above one element of ``arg`` (1: one value per event)."""
     inner = 0 if _fields(x) else len(arg.shape)
     return x.ndim - inner
+
+
+foreign.register(("awkward",), call=call)

@@ -13,6 +13,7 @@ from operator import itemgetter
 
 import numpy as np
 
+from .. import foreign
 from .. import structure as structure_mod
 from ..errors import ShapeError
 from .derived import flat_outputs
@@ -71,3 +72,6 @@ def _output(da, fn, operands: list, o, dtype, letters: str):
     new_axes = dict(zip(letters, o.shape))
     return da.blockwise(fn, index, *operands, dtype=dtype, concatenate=True,
                         new_axes=new_axes, meta=np.empty((0,) * len(index), dtype))
+
+
+foreign.register(("dask",), call=call)

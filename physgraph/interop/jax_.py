@@ -4,11 +4,14 @@ The primal runs the jax backend's generated ``jnp`` code; its JVP is the jax ker
 ``autodiff.jvp_graph`` (a ``jax.custom_jvp`` rule), which JAX transposes for reverse mode,
 so ``jax.grad`` works too.  Per-event inputs are differentiated; params are per-call
 constants and get zero tangents from physgraph.
+
+JAX arrays passed to a kernel itself run on the jax backend, where they are.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .. import foreign
 from .. import structure as structure_mod
 from ..autodiff import jvp_graph
 from ..errors import UnsupportedError
@@ -53,3 +56,6 @@ def _tangent_of(primal, tangent):
     if primal.dtype == bool:
         return np.zeros(primal.shape, jax.dtypes.float0)
     return tangent.astype(primal.dtype)
+
+
+foreign.register(("jax", "jaxlib"), backend="jax")
