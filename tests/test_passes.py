@@ -15,6 +15,8 @@ from physgraph import cost, passes
 from physgraph.backends.numpy_ import NumpyPrinter
 from physgraph.graph import Arg, Graph, Op, Output
 from physgraph.passes.pipeline import LEVELS
+from physgraph.passes.reassociate import reassociate
+from physgraph.passes.strength import strength
 
 N_EVENTS = 64
 RNG = np.random.default_rng(7)
@@ -110,7 +112,7 @@ def assert_close(before, after, rtol=1e-12):
 @given(g=graphs())
 def test_each_pass_preserves_values(pass_, g):
     before = evaluate(g)
-    after = pass_(g, unsafe=False, fma=True)
+    after = pass_.run(g, {"unsafe": False, "fma": True})
     assert_close(before, evaluate(after))
 
 
@@ -122,6 +124,37 @@ def test_pipeline_preserves_values(level, g):
     after, rows = passes.optimize(g, level, fma=True)
     assert_close(before, evaluate(after))
     assert len(rows) == len(LEVELS[level]) + 1
+
+
+def test_unknown_option_is_an_error():
+    g = _scalar_graph(lambda g, x: g.node(Op.MUL, (x, x)))
+    with pytest.raises(TypeError, match=r"fusion.*known ones are contracts, fma, real_only"):
+        passes.optimize(g, 2, fusion=True)
+    with pytest.raises(TypeError, match="pass strength got unknown option.* fma; it reads unsafe"):
+        strength(g, fma=True)
+
+
+def test_passes_get_only_the_options_they_read():
+    g = _scalar_graph(lambda g, x: g.node(Op.ADD, (g.node(Op.MUL, (x, x)), x)))
+    fused, _ = passes.optimize(g, 2, fma=True, unsafe=False, simplify=0.0, real_only=False,
+                               contracts=True)
+    assert Op.FMA in fused.ops
+
+
+def test_uses_by_dead_nodes_do_not_count():
+    """a + b used by a live sum and by a dead product is flattened into the sum all the
+    same: (a + b) + a -> 2 a + b."""
+    g = Graph()
+    g.add_arg(Arg("a", "a"))
+    g.add_arg(Arg("b", "b"))
+    a, b = g.leaf(0), g.leaf(1)
+    s = g.node(Op.ADD, (a, b))
+    g.node(Op.MUL, (s, g.const(3)))                               # dead
+    g.outputs = [Output("out0", (), (g.node(Op.ADD, (s, a)),))]
+    opt = reassociate(g)
+    assert sorted(op.name for op in opt.ops if op in (Op.ADD, Op.MUL)) == ["ADD", "MUL"]
+    (mul,) = [i for i in range(len(opt)) if opt.ops[i] is Op.MUL]
+    assert sorted(opt.describe(x) for x in opt.args[mul]) == ["Fraction(2, 1)", "a"]
 
 
 def _scalar_graph(build):

@@ -9,43 +9,37 @@ element, which every pass and printer already knows.
 from __future__ import annotations
 
 from ..graph import Graph, Op
+from .builder import Builder
+from .rewrite import Pass, Rewrite
 
 
-def expand(g: Graph, position: int, row: int, args: tuple) -> int:
-    """The node of ``sum_k W[row, k] * args[k]`` in ``g`` (a balanced tree: short chains)."""
-    terms = [g.node(Op.MUL, (g.leaf(position, (row, k)), a)) for k, a in enumerate(args)]
-    while len(terms) > 1:
-        pairs = [g.node(Op.ADD, (terms[k], terms[k + 1])) for k in range(0, len(terms) - 1, 2)]
-        terms = pairs + ([terms[-1]] if len(terms) % 2 else [])
-    return terms[0] if terms else g.const(0)
+def expand(b: Builder, position: int, row: int, args: list) -> int:
+    """The node of ``sum_k W[row, k] * args[k]`` (a balanced tree: short chains)."""
+    terms = [b(Op.MUL, b.g.leaf(position, (row, k)), a) for k, a in enumerate(args)]
+    return b.tree(Op.ADD, terms) if terms else b.const(0)
 
 
 def has_contractions(g: Graph) -> bool:
     return Op.CONTRACT in g.ops
 
 
-def scalarize(g: Graph, keep_varying: bool = False) -> Graph:
-    """``g`` with its contractions expanded (with ``keep_varying``, only the per-call ones)."""
-    if not has_contractions(g):
-        return g
-    keep = g.varying() if keep_varying else bytearray(len(g))
-    new = g.empty_like()
-    mapping = [0] * len(g)
-    live = g.live()
-    for i in range(len(g)):
-        if not live[i]:
-            continue
-        op, args, attr = g.ops[i], tuple(mapping[a] for a in g.args[i]), g.attrs[i]
-        if op is Op.CONTRACT and not keep[i]:
-            mapping[i] = expand(new, attr[0], attr[1], args)
-        else:
-            mapping[i] = new.node(op, args, attr)
-    new.remap_outputs(g, mapping)
-    return new
+def _expand(rw: Rewrite, i: int):
+    kept = rw.state
+    if kept is not None and kept[i]:
+        return None
+    position, row = rw.old.attrs[i]
+    return expand(rw.b, position, row, rw.args(i))
 
 
-def lower_contract(g: Graph, contracts: bool = True, **_) -> Graph:
-    """Expand every contraction the backend cannot run as a matrix product: all of them
-    when ``contracts`` is false, else those whose arguments are all per call (no events
-    to batch over; they are computed once, before the event loop)."""
-    return scalarize(g, keep_varying=contracts)
+# Expands every contraction the backend cannot run as a matrix product: all of them when
+# ``contracts`` is false, else those whose arguments are all per call (no events to batch
+# over; they are computed once, before the event loop).  Nothing else changes: no folding.
+lower_contract = Pass(
+    "lower_contract", options={"contracts": True}, rules={Op.CONTRACT: _expand},
+    applies=lambda g, options: has_contractions(g), folding=False,
+    start=lambda rw: rw.old.varying() if rw.options["contracts"] else None)
+
+
+def scalarize(g: Graph) -> Graph:
+    """``g`` with all its contractions expanded."""
+    return lower_contract(g, contracts=False)

@@ -1,7 +1,11 @@
 """Dead-code elimination: keep only the nodes the outputs need (renumbered densely)."""
 from ..graph import Graph
+from .rewrite import Pass
 
 
-def dce(g: Graph, **_) -> Graph:
+def live_nodes(g: Graph) -> list[int]:
     live = g.live()
-    return g.renumbered(i for i in range(len(g)) if live[i])
+    return [i for i in range(len(g)) if live[i]]
+
+
+dce = Pass("dce", order=live_nodes)

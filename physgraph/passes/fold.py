@@ -17,7 +17,6 @@ from fractions import Fraction
 import numpy as np
 
 from ..graph import CONST, LEAVES, WHERE, Graph, Op, T
-from .rewrite import rebuild
 
 _NUMPY = {
     Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.DIV: np.divide,
@@ -202,6 +201,3 @@ _IDENTITIES = {
                                Op.ATANH)},
 }
 
-
-def fold(g: Graph, unsafe: bool = False, **_) -> Graph:
-    return rebuild(g, fold_rule(unsafe))

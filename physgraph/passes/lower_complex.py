@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 
-from ..graph import Graph, Op, T
+from ..graph import Op, T
 from .builder import Builder
+from .rewrite import Pass, Rewrite
 
 
 def _mul(b: Builder, x, y):
@@ -21,7 +22,7 @@ def _mul(b: Builder, x, y):
 
 def _div(b: Builder, x, y):
     (a, c), (d, e) = x, y
-    if _is_zero(b, e):
+    if b.is_zero(e):
         return b(Op.DIV, a, d), b(Op.DIV, c, d)
     den = b(Op.ADD, b(Op.MUL, d, d), b(Op.MUL, e, e))
     re = b(Op.ADD, b(Op.MUL, a, d), b(Op.MUL, c, e))
@@ -36,7 +37,7 @@ def _conj(b, x): return x[0], b(Op.NEG, x[1])
 
 
 def _abs(b: Builder, x):
-    if _is_zero(b, x[1]):
+    if b.is_zero(x[1]):
         return b(Op.ABS, x[0])
     return b(Op.SQRT, b(Op.ADD, b(Op.MUL, x[0], x[0]), b(Op.MUL, x[1], x[1])))
 
@@ -150,10 +151,6 @@ _PAIR_RULES = {
 }
 
 
-def _is_zero(b: Builder, i: int) -> bool:
-    return b.g.ops[i] is Op.CONST and b.g.attrs[i] == 0
-
-
 def _real_result(b: Builder, op: Op, parts: list) -> int:
     """Real-valued nodes with complex operands: re, im, abs, ==, !=."""
     if op is Op.RE:
@@ -167,38 +164,33 @@ def _real_result(b: Builder, op: Op, parts: list) -> int:
     return equal if op is Op.EQ else b(Op.NOT, equal)
 
 
-def lower_complex(g: Graph, unsafe: bool = False, **_) -> Graph:
-    if not any(t is T.COMPLEX for t in g.types):
-        return g
-    new = g.empty_like()
-    b = Builder(new, unsafe)
-    zero = new.const(0)
-    live = g.live()
-    mapping: list = [None] * len(g)
-    for i in range(len(g)):
-        if not live[i]:
-            continue
-        op, args, attr = g.ops[i], g.args[i], g.attrs[i]
-        complex_args = any(g.types[a] is T.COMPLEX for a in args)
-        if op is Op.CONST and g.types[i] is T.COMPLEX:
-            mapping[i] = _c(b, attr)
-        elif not complex_args and g.types[i] is not T.COMPLEX:
-            mapping[i] = b(op, *(mapping[a] for a in args), attr=attr)
-        else:
-            parts = [mapping[a] if g.types[a] is T.COMPLEX else (mapping[a], zero) for a in args]
-            if op is Op.COMPLEX:
-                mapping[i] = (parts[0][0], parts[1][0])
-            elif op is Op.WHERE:
-                mapping[i] = _where(b, parts[0][0], parts[1], parts[2])
-            elif op is Op.POWI:
-                mapping[i] = _powi(b, parts[0], attr)
-            elif g.types[i] is not T.COMPLEX:
-                mapping[i] = _real_result(b, op, parts)
-            else:
-                mapping[i] = _PAIR_RULES[op](b, *parts)
-    out = {}
-    for i in g.output_nodes():
-        m = mapping[i]
-        out[i] = b(Op.COMPLEX, *m) if isinstance(m, tuple) else m
-    new.remap_outputs(g, out)
-    return new
+def _lower(rw: Rewrite, i: int):
+    """A complex node as its (re, im) pair; a real one with complex operands as a real node."""
+    g, b, m = rw.old, rw.b, rw.mapping
+    op, args, attr, types = g.ops[i], g.args[i], g.attrs[i], g.types
+    if op is Op.CONST and types[i] is T.COMPLEX:
+        return _c(b, attr)
+    if types[i] is not T.COMPLEX and not any(types[a] is T.COMPLEX for a in args):
+        return None
+    zero = rw.state
+    parts = [m[a] if types[a] is T.COMPLEX else (m[a], zero) for a in args]
+    if op is Op.COMPLEX:
+        return parts[0][0], parts[1][0]
+    if op is Op.WHERE:
+        return _where(b, parts[0][0], parts[1], parts[2])
+    if op is Op.POWI:
+        return _powi(b, parts[0], attr)
+    if types[i] is not T.COMPLEX:
+        return _real_result(b, op, parts)
+    return _PAIR_RULES[op](b, *parts)
+
+
+def _reassembled(rw: Rewrite, value) -> int:
+    """An output's node: a complex one is built again from its parts."""
+    return rw.b(Op.COMPLEX, *value) if isinstance(value, tuple) else value
+
+
+lower_complex = Pass(
+    "lower_complex", options={"unsafe": False}, rules=dict.fromkeys(Op, _lower),
+    applies=lambda g, options: T.COMPLEX in g.types,
+    start=lambda rw: rw.new.const(0), output=_reassembled)

@@ -9,17 +9,16 @@ from ..graph import Graph
 from .contract import has_contractions, lower_contract
 from .dce import dce
 from .fma import fma
-from .fold import fold
 from .lower_complex import lower_complex
 from .reassociate import reassociate
+from .rewrite import fold
 from .schedule import schedule
 from .simplify import simplify
 from .strength import strength
 
-# opt level -> passes in order; each is graph -> graph and takes the pipeline's options
-# (unsafe: allow x - x -> 0 and x / x -> 1; fma: the backend has a fused multiply-add;
-#  simplify: seconds of SymPy cancel/factor on small regions, 0 = off;
-#  real_only: the backend needs complex arithmetic lowered even at opt levels 0 and 1;
+# opt level -> passes in order; each is graph -> graph and reads the pipeline's options it
+# declares (unsafe: allow x - x -> 0 and x / x -> 1; fma: the backend has a fused
+#  multiply-add; simplify: seconds of SymPy cancel/factor on small regions, 0 = off;
 #  contracts: the backend runs network contractions as matrix products, else they are
 #  expanded first; per-call ones are expanded first and again last, after folding)
 LEVELS = {
@@ -30,6 +29,11 @@ LEVELS = {
         schedule],
 }
 # (schedule keeps only the nodes the outputs need: it is dead-code elimination as well)
+
+# what optimize() accepts: every pass's options, and real_only, which the pipeline reads
+# itself (the backend needs complex arithmetic lowered even at opt levels 0 and 1)
+_PASSES = {lower_complex, lower_contract, *(p for level in LEVELS.values() for p in level)}
+OPTIONS = frozenset({"real_only"}).union(*(p.options for p in _PASSES))
 
 # live nodes above which the rows between the first and the last count nodes but not flops
 # (counting is a walk over the graph per pass: seconds on a graph of 10^6 nodes)
@@ -58,6 +62,10 @@ def optimize(g: Graph, opt_level: int = 2, **options) -> tuple[Graph, list[PassR
     """Run the passes of ``opt_level``; rows[0] describes the input graph."""
     if opt_level not in LEVELS:
         raise ValueError(f"opt_level must be one of {sorted(LEVELS)}, got {opt_level!r}")
+    unknown = options.keys() - OPTIONS
+    if unknown:
+        raise TypeError(f"optimize() got unknown option(s) {', '.join(sorted(unknown))}; "
+                        f"the known ones are {', '.join(sorted(OPTIONS))}")
     rows = [measure("input", g, 0.0)]
     passes = LEVELS[opt_level]
     if options.get("real_only") and lower_complex not in passes:
@@ -67,7 +75,7 @@ def optimize(g: Graph, opt_level: int = 2, **options) -> tuple[Graph, list[PassR
     every = rows[0].nodes <= FLOPS_EVERY_PASS_UP_TO
     for k, p in enumerate(passes):
         start = time.perf_counter()
-        g = p(g, **options)
-        rows.append(measure(p.__name__, g, time.perf_counter() - start,
+        g = p.run(g, options)
+        rows.append(measure(p.name, g, time.perf_counter() - start,
                             flops=every or k == len(passes) - 1))
     return g, rows

@@ -23,7 +23,7 @@ from __future__ import annotations
 from fractions import Fraction
 
 from ..graph import ADD, CONST, DIV, MUL, NEG, POWI, REAL, SUB, Graph, Op
-from .builder import Builder
+from .rewrite import Pass, Rewrite
 
 _ADDITIVE = frozenset({ADD, SUB})
 _SUM = _ADDITIVE | {NEG}
@@ -32,31 +32,28 @@ _MULTIPLICATIVE = frozenset({MUL, DIV, POWI})
 _PRODUCT = _MULTIPLICATIVE | {NEG}
 
 
-def _absorbed(g: Graph) -> tuple[bytearray, bytearray]:
-    """Nodes whose only use is a sum (resp. product): flattened into it, never built.
+def _absorbed(rw: Rewrite) -> tuple[bytearray, bytearray]:
+    """Nodes whose only use is a sum (resp. product): flattened into it, never built (the
+    driver does not visit them).
 
     Walked from the last node back, so a node's single user is classified first; a NEG
     between the two decides by what it is absorbed into itself.
     """
-    users = [0] * len(g)
-    user: list = [None] * len(g)
-    for i in range(len(g)):
-        for a in g.args[i]:
-            users[a] += 1
-            user[a] = i
-    for n in g.output_nodes():
-        users[n] += 2
+    g, user, visit = rw.old, rw.sole_user, rw.visit
+    ops, types = g.ops, g.types
     in_sum, in_product = bytearray(len(g)), bytearray(len(g))
     for i in range(len(g) - 1, -1, -1):
         u = user[i]
-        if users[i] != 1 or g.types[i] is not REAL or g.types[u] is not REAL:
+        if u < 0 or types[i] is not REAL or types[u] is not REAL:
             continue
-        uop = g.ops[u]
-        if g.ops[i] in _SUM and (uop in _ADDITIVE or uop is NEG and not in_product[u]):
+        uop = ops[u]
+        if ops[i] in _SUM and (uop in _ADDITIVE or uop is NEG and not in_product[u]):
             in_sum[i] = 1
-        elif g.ops[i] in _PRODUCT and (uop in _MULTIPLICATIVE
-                                       or uop is NEG and not in_sum[u]):
+            visit[i] = 0
+        elif ops[i] in _PRODUCT and (uop in _MULTIPLICATIVE
+                                     or uop is NEG and not in_sum[u]):
             in_product[i] = 1
+            visit[i] = 0
     return in_sum, in_product
 
 
@@ -67,43 +64,17 @@ def _const_value(g: Graph, i: int):
 
 
 class Reassociator:
-    def __init__(self, g: Graph, unsafe: bool):
-        self.old = g
-        self.unsafe = unsafe
-        self.new = g.empty_like()
-        self.b = Builder(self.new, unsafe)
-        self.in_sum, self.in_product = _absorbed(g)
-        self.single_use = self._single_use()
-        self.mapping = [0] * len(g)
+    """Per run: what is flattened where, and the sums built so far."""
+
+    def __init__(self, rw: Rewrite):
+        g = self.old = rw.old
+        self.new, self.b, self.mapping = rw.new, rw.b, rw.mapping
+        self.unsafe = rw.options["unsafe"]
+        self.in_sum, self.in_product = _absorbed(rw)
+        self.sole_user = rw.sole_user
         self.outputs = set(g.output_nodes())       # and the parts of complex outputs:
         self.outputs |= {a for n in list(self.outputs) if g.ops[n] is Op.COMPLEX for a in g.args[n]}
         self.sums_with: dict[int, list] = {}     # term -> [(terms of a built sum, node)]
-
-    def _single_use(self) -> bytearray:
-        count = bytearray(len(self.old))
-        for a in self.old.args:
-            for x in a:
-                count[x] = min(count[x] + 1, 2)
-        for n in self.old.output_nodes():
-            count[n] = 2
-        return bytearray(c == 1 for c in count)
-
-    def run(self) -> Graph:
-        g, b, m = self.old, self.b, self.mapping
-        live = g.live()
-        for i in range(len(g)):
-            if not live[i] or self.in_sum[i] or self.in_product[i]:
-                continue
-            op = g.ops[i]
-            if g.types[i] is REAL and op in _ADDITIVE or \
-                    op is NEG and g.types[i] is REAL and g.ops[g.args[i][0]] in _SUM:
-                m[i] = self.sum(i)
-            elif g.types[i] is REAL and op in _PRODUCT:
-                m[i] = self.product(i)
-            else:
-                m[i] = b(op, *(m[a] for a in g.args[i]), attr=g.attrs[i])
-        self.new.remap_outputs(g, m)
-        return self.new
 
     # ---- sums -----------------------------------------------------------------------------
     def sum(self, root: int) -> int:
@@ -123,7 +94,7 @@ class Reassociator:
                 else:
                     stack.append((a[0], -k))
                 continue
-            term, k = self._peel(self.mapping[n], k, self.single_use[n])
+            term, k = self._peel(self.mapping[n], k, self.sole_user[n] >= 0)
             c = _const_value(self.new, term)
             if c is not None:
                 constant += c * k
@@ -320,5 +291,21 @@ class Reassociator:
         return u if result is None else b(MUL, u, result)
 
 
-def reassociate(g: Graph, unsafe: bool = False, **_) -> Graph:
-    return Reassociator(g, unsafe).run()
+def _sum(rw: Rewrite, i: int):
+    return rw.state.sum(i) if rw.old.types[i] is REAL else None
+
+
+def _product(rw: Rewrite, i: int):
+    return rw.state.product(i) if rw.old.types[i] is REAL else None
+
+
+def _negation(rw: Rewrite, i: int):
+    g = rw.old
+    if g.types[i] is not REAL:
+        return None
+    return rw.state.sum(i) if g.ops[g.args[i][0]] in _SUM else rw.state.product(i)
+
+
+reassociate = Pass("reassociate", options={"unsafe": False}, start=Reassociator,
+                   rules={ADD: _sum, SUB: _sum, NEG: _negation,
+                          MUL: _product, DIV: _product, POWI: _product})

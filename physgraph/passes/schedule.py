@@ -7,6 +7,7 @@ die young (fewer live registers).  The printers write each output right after it
 from __future__ import annotations
 
 from ..graph import Graph
+from .rewrite import Pass
 
 
 def schedule_order(g: Graph) -> list[int]:
@@ -30,5 +31,4 @@ def schedule_order(g: Graph) -> list[int]:
     return order
 
 
-def schedule(g: Graph, **_) -> Graph:
-    return g.renumbered(schedule_order(g))
+schedule = Pass("schedule", order=schedule_order)

@@ -1,8 +1,9 @@
 """Bounded SymPy-assisted simplification of small rational subgraphs (off by default).
 
 Each arithmetic region (the + - * / ** n nodes under a root that is not itself inside
-a bigger one, at most ``max_region`` nodes; shared ones are read again, not cut off) goes through ``sympy.cancel`` and ``sympy.factor``; the result
-replaces the region when SymPy counts fewer operations.  Everything else in the graph is an
+a bigger one, at most ``MAX_REGION`` nodes; shared ones are read again, not cut off) goes
+through ``sympy.cancel`` and ``sympy.factor``; the result replaces the region when SymPy
+counts fewer operations.  Everything else in the graph is an
 opaque symbol to SymPy, float constants included.  The pass stops trying when its time budget
 (``simplify`` seconds) is spent.  cancel() removes removable singularities ((x*x - 1)/(x - 1)
 becomes x + 1, also at x = 1), which is why this is an opt-in.
@@ -15,22 +16,10 @@ import sympy
 
 from ..graph import Graph, Op, T
 from ..symbolic import SympyReader, node_to_sympy
-from .builder import Builder
+from .rewrite import Pass, Rewrite
 
 _RATIONAL = frozenset({Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG, Op.POWI})
-
-
-def _absorbed(g: Graph) -> bytearray:
-    """Nodes used once, by a rational node, and not an output: inside their user's region."""
-    count = [0] * len(g)
-    by_rational = bytearray(len(g))
-    for i in range(len(g)):
-        for a in g.args[i]:
-            count[a] += 1
-            by_rational[a] = g.ops[i] in _RATIONAL
-    for n in g.output_nodes():
-        count[n] += 1
-    return bytearray(c == 1 and r for c, r in zip(count, by_rational))
+MAX_REGION = 24        # nodes: SymPy's cancel and factor grow fast with the region
 
 
 def _region(g: Graph, root: int, max_region: int) -> tuple[list[int], list[int]]:
@@ -60,28 +49,32 @@ def _simplified(g: Graph, region: list[int], leaves: list[int]):
     return None
 
 
-def simplify(g: Graph, simplify: float = 0.0, unsafe: bool = False, max_region: int = 24,
-             **_) -> Graph:
-    if simplify <= 0:
-        return g
-    deadline = time.perf_counter() + simplify
-    single_use = _absorbed(g)
-    new = g.empty_like()
-    b = Builder(new, unsafe)
-    m = [0] * len(g)
-    live = g.live()
-    for i in range(len(g)):
-        if not live[i]:
-            continue
-        m[i] = b(g.ops[i], *(m[a] for a in g.args[i]), attr=g.attrs[i])
-        root = g.ops[i] in _RATIONAL and g.types[i] is T.REAL and not single_use[i]
-        if root and time.perf_counter() < deadline:
-            region, leaves = _region(g, i, max_region)
-            if len(region) >= 3:
-                found = _simplified(g, region, leaves)
-                if found is not None:
-                    value, expr = found
-                    reader = SympyReader(new, {value[j]: m[j] for j in leaves})
-                    m[i] = reader.read(expr)
-    new.remap_outputs(g, m)
-    return new
+class _Budget:
+    """Per run: the time left, and which rational nodes are roots of their region."""
+
+    def __init__(self, rw: Rewrite):
+        self.deadline = time.perf_counter() + rw.options["simplify"]
+        ops, sole = rw.old.ops, rw.sole_user
+        # used once, by a rational node (and not an output): inside its user's region
+        self.absorbed = bytearray(u >= 0 and ops[u] in _RATIONAL for u in sole)
+
+
+def _simplify(rw: Rewrite, i: int) -> int:
+    g, budget = rw.old, rw.state
+    node = rw.rebuild(i)
+    if g.types[i] is not T.REAL or budget.absorbed[i] or time.perf_counter() >= budget.deadline:
+        return node
+    region, leaves = _region(g, i, MAX_REGION)
+    if len(region) < 3:
+        return node
+    found = _simplified(g, region, leaves)
+    if found is None:
+        return node
+    value, expr = found
+    m = rw.mapping
+    return SympyReader(rw.new, {value[j]: m[j] for j in leaves}).read(expr)
+
+
+simplify = Pass("simplify", options={"simplify": 0.0, "unsafe": False}, start=_Budget,
+                rules=dict.fromkeys(_RATIONAL, _simplify),
+                applies=lambda g, options: options["simplify"] > 0)

@@ -10,10 +10,12 @@
 """
 from __future__ import annotations
 
+from collections import Counter
 from fractions import Fraction
 
-from ..graph import CONST, DIV, MUL, POW, POWI, REAL, Graph, Op
+from ..graph import CONST, DIV, MUL, POW, POWI, REAL, Op
 from .builder import Builder
+from .rewrite import Pass, Rewrite
 
 
 class Powers:
@@ -49,37 +51,41 @@ class Powers:
         return table[n]
 
 
-def _divisions_by(g: Graph, live) -> list[int]:
-    count = [0] * len(g)
-    for i in range(len(g)):
-        if live[i] and g.ops[i] is DIV and g.types[i] is REAL:
-            count[g.args[i][1]] += 1
-    return count
+def _shared_denominators(rw: Rewrite) -> set[int]:
+    """Old nodes that are the denominator of more than one live real division."""
+    g = rw.old
+    ops, args, types, visit = g.ops, g.args, g.types, rw.visit
+    divisions = Counter(args[i][1] for i in range(len(g))
+                        if visit[i] and ops[i] is DIV and types[i] is REAL)
+    return {d for d, n in divisions.items() if n > 1}
 
 
-def strength(g: Graph, unsafe: bool = False, **_) -> Graph:
-    live = g.live()
-    shared_den = _divisions_by(g, live)
-    new = g.empty_like()
-    b = Builder(new, unsafe)
-    power = Powers(b)
-    m = [0] * len(g)
-    for i in range(len(g)):
-        if not live[i]:
-            continue
-        op, attr = g.ops[i], g.attrs[i]
-        a = [m[x] for x in g.args[i]]
-        real = g.types[i] is REAL
-        if op is POWI and real:
-            m[i] = power(a[0], attr)
-        elif op is POW and real and new.ops[a[1]] is CONST:
-            m[i] = _const_power(b, power, a[0], a[1], new.attrs[a[1]])
-        elif op is DIV and real:
-            m[i] = _divide(b, a[0], a[1], shared_den[g.args[i][1]] > 1)
-        else:
-            m[i] = b(op, *a, attr=attr)
-    new.remap_outputs(g, m)
-    return new
+def _start(rw: Rewrite) -> tuple[Powers, set[int]]:
+    return Powers(rw.b), _shared_denominators(rw)
+
+
+def _integer_power(rw: Rewrite, i: int):
+    if rw.old.types[i] is not REAL:
+        return None
+    power, _ = rw.state
+    return power(rw.mapping[rw.old.args[i][0]], rw.old.attrs[i])
+
+
+def _power(rw: Rewrite, i: int):
+    x, c = rw.args(i)
+    new = rw.new
+    if rw.old.types[i] is not REAL or new.ops[c] is not CONST:
+        return None
+    power, _ = rw.state
+    return _const_power(rw.b, power, x, c, new.attrs[c])
+
+
+def _division(rw: Rewrite, i: int):
+    if rw.old.types[i] is not REAL:
+        return None
+    _, shared = rw.state
+    x, d = rw.args(i)
+    return _divide(rw.b, x, d, rw.old.args[i][1] in shared)
 
 
 def _const_power(b: Builder, power: Powers, x: int, c_node: int, c) -> int:
@@ -102,8 +108,12 @@ def _const_power(b: Builder, power: Powers, x: int, c_node: int, c) -> int:
 def _divide(b: Builder, x: int, d: int, shared: bool) -> int:
     """x / d, with a reciprocal where it is computed once per call or shared."""
     g = b.g
-    if g.ops[x] is CONST and g.attrs[x] == 1:
+    if b.value(x) == 1:
         return b(Op.RSQRT, g.args[d][0]) if g.ops[d] is Op.SQRT else b(DIV, x, d)
     if (b.varying(x) and not b.varying(d)) or shared:
         return b(MUL, x, b(DIV, b.const(1), d))
     return b(DIV, x, d)
+
+
+strength = Pass("strength", options={"unsafe": False}, start=_start,
+                rules={POWI: _integer_power, POW: _power, DIV: _division})
