@@ -51,7 +51,7 @@ def graphs(draw, max_steps: int = 40):
 
     steps = draw(st.integers(3, max_steps))
     for _ in range(steps):
-        choice = draw(st.integers(0, 17))
+        choice = draw(st.integers(0, 21))
         n = g.node
         if choice == 0:
             add("P", n(Op.ADD, (pick("P"), pick("P"))))
@@ -92,6 +92,15 @@ def graphs(draw, max_steps: int = 40):
             add("P", n(Op.POW, (pick("P"), g.const(draw(st.sampled_from([0.5, -0.5, 1.5, 2.0, 0.3]))))))
         elif choice == 17:
             add("P", n(Op.MUL, (g.const(draw(st.sampled_from([2, 0.5, 3]))), pick("P"))))
+        elif choice == 18:
+            add("P", n(draw(st.sampled_from([Op.ERFC, Op.LOG1P])), (pick("P"),)))
+        elif choice == 19:
+            add("P", n(Op.HYPOT, (pick("P"), pick("R") if pool["R"] else pick("P"))))
+        elif choice == 20 and pool["R"]:
+            add("R", n(Op.ERF, (pick("R"),)))
+        elif choice == 21:
+            p = pick("P")
+            add("P", n(Op.EXPM1, (n(Op.DIV, (p, n(Op.ADD, (p, pick("P"))))),)))
     candidates = pool["P"][6:] + pool["R"] + pool["C"]
     if not candidates:
         candidates = [g.node(Op.ADD, (pool["P"][0], pool["P"][1]))]

@@ -31,6 +31,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import ops
 from ..errors import UnsupportedError
 from ..graph import Graph, Op, T
 from . import blocked
@@ -68,16 +69,7 @@ class CudaPrinter(Printer):
     part_size = 1000       # per-event nodes per kernel, in a long body (see source())
     comment = "//"
     suffix = ".cu"
-    infix = {**Printer.infix, Op.NEG: "-({})", Op.AND: "{} && {}", Op.OR: "{} || {}",
-             Op.NOT: "!{}", Op.WHERE: "{} ? {} : {}", Op.FMA: "fma({}, {}, {})",
-             Op.POW: "pow({}, {})"}
-    functions = {
-        Op.SQRT: "sqrt", Op.RSQRT: "rsqrt", Op.EXP: "exp", Op.LOG: "log", Op.SIN: "sin",
-        Op.COS: "cos", Op.TAN: "tan", Op.ASIN: "asin", Op.ACOS: "acos", Op.ATAN: "atan",
-        Op.ATAN2: "atan2", Op.SINH: "sinh", Op.COSH: "cosh", Op.TANH: "tanh",
-        Op.ASINH: "asinh", Op.ACOSH: "acosh", Op.ATANH: "atanh", Op.ABS: "fabs",
-        Op.MIN: "pg_min", Op.MAX: "pg_max",
-    }
+    spelling = ops.spellings("cuda")
 
     @property
     def ctype(self) -> str:
@@ -102,9 +94,6 @@ class CudaPrinter(Printer):
         if any(g.ops[a] is Op.CONST and isinstance(g.attrs[a], complex) for a in g.args[i]):
             raise UnsupportedError("a complex constant reached the CUDA printer as an operand")
         return super().expr(g, i, names)
-
-    def _print_RSQRT(self, g, i, args):
-        return f"rsqrt({args[0]})"
 
     def _print_POWI(self, g, i, args):
         return f"pow({args[0]}, ({self.ctype}){g.attrs[i]})"

@@ -12,7 +12,6 @@ import numpy as np
 from .. import structure as structure_mod
 from ..autodiff import vjp_graph
 from ..errors import UnsupportedError
-from ..physics import nn
 from .derived import derived, flat_outputs
 
 
@@ -77,49 +76,3 @@ def as_torch(k):
         return structure_mod.unflatten(k.structure, list(outs))
     torch_function.__name__ = k.name
     return torch_function
-
-
-def sequential_layers(module) -> tuple[list, list]:
-    """((W, b) per Linear, activations after each) of a torch Sequential, batch norms folded."""
-    import torch.nn as tnn
-    layers, activations = [], []
-    simple = {tnn.ReLU: "relu", tnn.Tanh: "tanh", tnn.Sigmoid: "sigmoid"}
-    for m in (module if isinstance(module, tnn.Sequential) else [module]):
-        if isinstance(m, tnn.Linear):
-            b = None if m.bias is None else m.bias.detach().double().numpy()
-            layers.append((m.weight.detach().double().numpy(), b))
-            activations.append([])
-            continue
-        if isinstance(m, (tnn.Identity, tnn.Dropout)):
-            continue
-        if not layers:
-            raise UnsupportedError(f"{type(m).__name__} before the first Linear layer")
-        if isinstance(m, tnn.BatchNorm1d):
-            if activations[-1]:
-                raise UnsupportedError("BatchNorm1d after an activation cannot be folded "
-                                       "into the Linear layer before it")
-            W, b = layers[-1]
-            layers[-1] = nn.fold_batchnorm(
-                W, b, _or_ones(m.weight, m.num_features), _or_zeros(m.bias, m.num_features),
-                m.running_mean.double().numpy(), m.running_var.double().numpy(), m.eps)
-        elif type(m) in simple:
-            activations[-1].append(simple[type(m)])
-        elif isinstance(m, tnn.GELU):
-            activations[-1].append("gelu_tanh" if m.approximate == "tanh" else "gelu")
-        elif isinstance(m, tnn.Softplus):
-            beta, threshold = float(m.beta), float(m.threshold)
-            activations[-1].append(lambda x: nn.softplus(x, beta, threshold))
-        else:
-            raise UnsupportedError(f"torch layer {type(m).__name__}; pg.nn.MLP takes Linear, "
-                                   "BatchNorm1d, ReLU, Tanh, Sigmoid, GELU, Softplus")
-    if not layers:
-        raise UnsupportedError("no Linear layer in the torch module")
-    return layers, activations
-
-
-def _or_ones(p, n: int) -> np.ndarray:
-    return np.ones(n) if p is None else p.detach().double().numpy()
-
-
-def _or_zeros(p, n: int) -> np.ndarray:
-    return np.zeros(n) if p is None else p.detach().double().numpy()

@@ -12,50 +12,8 @@ inf or NaN, so they run only with ``unsafe=True``.
 """
 from __future__ import annotations
 
-from fractions import Fraction
-
-import numpy as np
-
 from ..graph import CONST, LEAVES, WHERE, Graph, Op, T
-
-_NUMPY = {
-    Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.DIV: np.divide,
-    Op.NEG: np.negative, Op.POW: np.power, Op.SQRT: np.sqrt, Op.EXP: np.exp, Op.LOG: np.log,
-    Op.SIN: np.sin, Op.COS: np.cos, Op.TAN: np.tan, Op.ASIN: np.arcsin, Op.ACOS: np.arccos,
-    Op.ATAN: np.arctan, Op.ATAN2: np.arctan2, Op.SINH: np.sinh, Op.COSH: np.cosh,
-    Op.TANH: np.tanh, Op.ASINH: np.arcsinh, Op.ACOSH: np.arccosh, Op.ATANH: np.arctanh,
-    Op.ABS: np.abs, Op.MIN: np.minimum, Op.MAX: np.maximum, Op.LT: np.less,
-    Op.LE: np.less_equal, Op.EQ: np.equal, Op.NE: np.not_equal, Op.AND: np.logical_and,
-    Op.OR: np.logical_or, Op.NOT: np.logical_not, Op.RE: np.real, Op.IM: np.imag,
-    Op.CONJ: np.conj, Op.RSQRT: lambda x: 1.0 / np.sqrt(x),
-    Op.FMA: lambda a, b, c: a * b + c, Op.WHERE: lambda c, a, b: a if c else b,
-    Op.COMPLEX: lambda a, b: complex(a, b),
-}
-_EXACT = {Op.ADD: lambda a, b: a + b, Op.SUB: lambda a, b: a - b, Op.MUL: lambda a, b: a * b,
-          Op.NEG: lambda a: -a, Op.FMA: lambda a, b, c: a * b + c}
-
-
-def evaluate(op: Op, values: list, attr=None):
-    """Value of ``op`` on constant operands (Fraction, float, complex or bool)."""
-    if all(isinstance(v, Fraction) for v in values):
-        if op in _EXACT:
-            return _EXACT[op](*values)
-        if op is Op.DIV and values[1] != 0:
-            return values[0] / values[1]
-        if op is Op.POWI and (values[0] != 0 or attr >= 0):
-            return values[0] ** attr
-    with np.errstate(all="ignore"):
-        nums = [np.complex128(v) if isinstance(v, complex) else
-                v if isinstance(v, bool) else np.float64(v) for v in values]
-        if op is Op.POWI:
-            result = nums[0] ** np.float64(attr)
-        else:
-            result = _NUMPY[op](*nums)
-    if isinstance(result, (bool, np.bool_)):
-        return bool(result)
-    if isinstance(result, (complex, np.complexfloating)):
-        return complex(result)
-    return float(result)
+from ..ops import DEFS, evaluate
 
 
 def _const(g: Graph, i: int):
@@ -196,8 +154,7 @@ _IDENTITIES = {
     Op.NEG: _involution(Op.NEG), Op.NOT: _involution(Op.NOT), Op.CONJ: _conj, Op.RE: _re,
     Op.IM: _im, Op.WHERE: _where,
     **{op: _idempotent for op in (Op.MIN, Op.MAX, Op.AND, Op.OR)},
-    **{op: _even(op) for op in (Op.COS, Op.COSH)}, Op.ABS: _abs,
-    **{op: _odd(op) for op in (Op.SIN, Op.TAN, Op.SINH, Op.TANH, Op.ASIN, Op.ATAN, Op.ASINH,
-                               Op.ATANH)},
+    Op.ABS: _abs,
+    **{op: _even(op) for op, d in DEFS.items() if d.parity == "even"},
+    **{op: _odd(op) for op, d in DEFS.items() if d.parity == "odd"},
 }
-

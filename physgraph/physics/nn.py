@@ -201,7 +201,6 @@ class MLP:
         """An MLP from a ``torch.nn.Sequential`` of Linear, BatchNorm1d (folded into the
         Linear before it), ReLU, Tanh, Sigmoid, GELU (both forms), Softplus,
         Identity and Dropout (inference: nothing) layers."""
-        from ..interop.torch_ import sequential_layers
         layers, activations = sequential_layers(module)
         return cls(layers, activations, weights=weights, name=name, contract=contract)
 
@@ -273,6 +272,53 @@ def _param(g: Graph, name: str, value: np.ndarray) -> Mat:
         return Mat([[sc.Scalar(g, g.leaf(pos, (c,))) for c in range(shape[1])]])
     return Mat([[sc.Scalar(g, g.leaf(pos, (r, c))) for c in range(shape[1])]
                 for r in range(shape[0])])
+
+
+# ---- reading a torch model ------------------------------------------------------------------
+def sequential_layers(module) -> tuple[list, list]:
+    """((W, b) per Linear, activations after each) of a torch Sequential, batch norms folded."""
+    import torch.nn as tnn
+    layers, activations = [], []
+    simple = {tnn.ReLU: "relu", tnn.Tanh: "tanh", tnn.Sigmoid: "sigmoid"}
+    for m in (module if isinstance(module, tnn.Sequential) else [module]):
+        if isinstance(m, tnn.Linear):
+            b = None if m.bias is None else m.bias.detach().double().numpy()
+            layers.append((m.weight.detach().double().numpy(), b))
+            activations.append([])
+            continue
+        if isinstance(m, (tnn.Identity, tnn.Dropout)):
+            continue
+        if not layers:
+            raise UnsupportedError(f"{type(m).__name__} before the first Linear layer")
+        if isinstance(m, tnn.BatchNorm1d):
+            if activations[-1]:
+                raise UnsupportedError("BatchNorm1d after an activation cannot be folded "
+                                       "into the Linear layer before it")
+            W, b = layers[-1]
+            layers[-1] = fold_batchnorm(
+                W, b, _or_ones(m.weight, m.num_features), _or_zeros(m.bias, m.num_features),
+                m.running_mean.double().numpy(), m.running_var.double().numpy(), m.eps)
+        elif type(m) in simple:
+            activations[-1].append(simple[type(m)])
+        elif isinstance(m, tnn.GELU):
+            activations[-1].append("gelu_tanh" if m.approximate == "tanh" else "gelu")
+        elif isinstance(m, tnn.Softplus):
+            beta, threshold = float(m.beta), float(m.threshold)
+            activations[-1].append(lambda x: softplus(x, beta, threshold))
+        else:
+            raise UnsupportedError(f"torch layer {type(m).__name__}; pg.nn.MLP takes Linear, "
+                                   "BatchNorm1d, ReLU, Tanh, Sigmoid, GELU, Softplus")
+    if not layers:
+        raise UnsupportedError("no Linear layer in the torch module")
+    return layers, activations
+
+
+def _or_ones(p, n: int) -> np.ndarray:
+    return np.ones(n) if p is None else p.detach().double().numpy()
+
+
+def _or_zeros(p, n: int) -> np.ndarray:
+    return np.zeros(n) if p is None else p.detach().double().numpy()
 
 
 __all__ = ["dense", "relu", "tanh", "sigmoid", "gelu", "gelu_tanh", "softplus", "fold_batchnorm", "MLP",
