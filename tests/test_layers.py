@@ -12,8 +12,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "physgraph"
 # layer of each module or package of physgraph, bottom up; a module may import its own layer
 # and those below it
 LAYERS = [
-    {"errors", "ops", "graph", "cost", "structure", "notes", "symbolic", "sympy_export", "foreign",
-     "cache", "dot"},
+    {"errors", "ops", "graph", "cost", "structure", "notes", "symbolic", "sympy_export",
+     "foreign", "cache", "dot"},
     {"passes", "autodiff"},
     {"backends"},
     {"kernel", "interop"},      # Kernel and its adapters to other frameworks (k.as_jax())
