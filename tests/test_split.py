@@ -1,5 +1,6 @@
 """Long bodies become several stage loops over blocks of events; values crossing stages
 survive the trip through scratch, whatever their type (real, bool, complex at opt level 0)."""
+import copy
 import platform
 import re
 
@@ -7,6 +8,9 @@ import numpy as np
 import pytest
 
 import physgraph as pg
+from physgraph.backends import printer_for
+from physgraph.backends.cuda import CudaPrinter
+from physgraph.backends.jax_ import JaxPrinter
 from physgraph.backends.numba_ import NumbaPrinter
 from helpers import assert_close
 
@@ -110,3 +114,36 @@ def test_only_compute_bound_kernels_run_in_columns():
 
     assert _compute_bound(pg.compile(heavy, backend="numpy").graph)
     assert not _compute_bound(pg.compile(light, backend="numpy").graph)
+
+
+def layer(x: pg.Vec[4], W: pg.Param[3, 4]):
+    """A contraction: numba prints it as blocks of stage loops around a matrix product."""
+    return pg.nn.tanh(pg.nn.dense(x, W, contract=True)), x[0] * x[1]
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba", "jax", "cuda"])
+@pytest.mark.parametrize("staged", [False, True])
+def test_printing_leaves_the_printer_as_it_was(backend, staged, monkeypatch):
+    """A printer holds only its options: printing changes nothing on it, and kernels printed
+    in turn by one printer are those that fresh printers print.  ``staged``: long bodies
+    are cut (numba in columns, jax and CUDA into stages)."""
+    if staged:
+        from physgraph.backends import numba_
+        for cls in (NumbaPrinter, JaxPrinter, CudaPrinter):
+            monkeypatch.setattr(cls, "part_size", 7)
+        monkeypatch.setattr(JaxPrinter, "max_handed_on", 10.0)
+        monkeypatch.setattr(NumbaPrinter, "columns_from", 1)
+        monkeypatch.setattr(numba_, "COLUMNS_FROM_INTENSITY", 0)
+    monkeypatch.setenv("PHYSGRAPH_CACHE", "off")
+    kernels = [pg.compile(backend=backend)(f) for f in (chain, shaped, layer)]
+    cls = printer_for(backend)
+    printer = cls("float32", fastmath=True)
+    before = copy.deepcopy(vars(printer))
+    printed = [printer.source(k.graph, k.name, k._out_types) for k in kernels + kernels]
+    assert vars(printer) == before
+    fresh = [cls("float32", fastmath=True).source(k.graph, k.name, k._out_types)
+             for k in kernels]
+    assert printed == fresh + fresh
+    if staged and backend != "numpy":        # numpy prints one body, always
+        assert all("stage1" in text for text in printed[:2])
+        assert backend != "numba" or "columns" in printed[1]

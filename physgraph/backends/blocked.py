@@ -24,10 +24,13 @@ it is reads the input's rows in place.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..graph import LEAVES, Graph, Op, T
 from . import contract
+from .printer import PrintContext, kernel_params
 
 BLOCK = 1024       # events per block: activations of a 64-wide layer stay in L2 (256 KB)
 SCRATCH_BYTES = 256 * 1024     # a block's scratch (values crossing stages) should fit in L2
@@ -118,11 +121,12 @@ def handoffs(g: Graph, live, var, stage, nstages: int,
             {s: sorted(v) for s, v in received.items()})
 
 
-def source(printer, g: Graph, name: str, size: int | None = None,
+def source(printer, ctx: PrintContext, name: str, size: int | None = None,
            in_columns: bool = False) -> str:
     """The kernel's source (``printer`` is the NumbaPrinter: names, reads, writes, header).
     Stages are cut at the contractions, or every ``size`` nodes when given (no contractions);
     ``in_columns``: lay a block out in columns (``Columns``; not with contractions)."""
+    g = ctx.graph
     live, var = g.live(), g.varying()
     members = contract.groups(g, live, var)
     stage = stages(g, live, var) if size is None else by_size(g, live, var, size)
@@ -132,19 +136,16 @@ def source(printer, g: Graph, name: str, size: int | None = None,
     itemsize = 4 if printer.dtype == "float32" else 8
     # in columns (structure of arrays) every value an event loop loads or stores is
     # contiguous across events, and LLVM vectorizes the loop across events
-    columns = Columns(g, live, var, width, printer) if in_columns and not members else None
+    columns = Columns(ctx, live, var, width, printer) if in_columns and not members else None
     if columns is not None:
         width = columns.width
         per_block = columns.block = block_size(width, itemsize, smallest=MIN_COLUMN_BLOCK)
-        printer.columns = columns
         slot = columns.slot
     else:
         per_block = block_size(width, itemsize)
         slot = "pg_s[pg_b, {}]".format
-    try:
-        preamble, bodies = printer.staged_lines(g, stage, nstages)
-    finally:
-        printer.columns = None
+    preamble, bodies = printer.staged_lines(dataclasses.replace(ctx, columns=columns), stage,
+                                            nstages)
     by_stage: dict[int, dict] = {}             # stage -> {group id: group} it starts
     for i, (grp, _) in members.items():
         by_stage.setdefault(stage[i], {})[grp.id] = grp
@@ -153,10 +154,10 @@ def source(printer, g: Graph, name: str, size: int | None = None,
     direct = {grp.id: grp.input_arg(g) for grp in groups if grp.input_arg(g) is not None}
     buffers = [f"pg_x{grp.id}" for grp in groups if grp.id not in direct] + \
         [f"pg_y{grp.id}" for grp in groups] + (["pg_s"] if width else [])
-    params = [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
+    params = kernel_params(g)
     uniform = [line.split(" = ")[0] for line in preamble]
     call = f"({', '.join(['pg_lo', 'pg_hi', *params, *buffers, *uniform])})"
-    names = _names(g, printer, members, live)
+    names = _names(ctx, printer, members, live)
     flags = f'fastmath={printer.fastmath}, error_model="numpy", nogil=True, cache=True'
     dtype, ind = f"np.{printer.dtype}", printer.indent
     scratch = (f"np.empty({width * per_block}, {dtype})" if columns is not None
@@ -188,11 +189,11 @@ def source(printer, g: Graph, name: str, size: int | None = None,
     for t in crossing:
         stored[stage[t]].append(t)
     for s in range(nstages):
-        body = [printer._load(g, t, crossing[t], slot)
+        body = [printer.load_scratch(g, t, crossing[t], slot)
                 for t in sorted(used[s] & crossing.keys()) if stage[t] < s]
         body += bodies[s]
         body += [line for t in stored[s]
-                 for line in printer._store_scratch(g, t, crossing[t], slot)]
+                 for line in printer.store_scratch(g, t, crossing[t], slot)]
         following = [grp for grp in by_stage.get(s + 1, {}).values()]
         for grp in following:
             if grp.id not in direct:
@@ -237,20 +238,22 @@ class Columns:
     overlap the scratch when there are many pointers, and a strided access has no vector
     load.  The index is unsigned because numba wraps a negative signed index around, a
     select that hides the offset from LLVM's dependence analysis.  The printer reads
-    inputs and stores outputs through ``read``/``store`` while ``printer.columns`` is set."""
+    inputs and stores outputs through ``read``/``store`` when the print context holds the
+    columns."""
 
-    def __init__(self, g: Graph, live, var, crossing_width: int, printer):
+    def __init__(self, ctx: PrintContext, live, var, crossing_width: int, printer):
+        g = ctx.graph
         self.block = 0                            # events per block, set by the caller
         self.inputs: dict[int, int] = {}          # input node -> column
         self._copied_in: list[tuple[int, str]] = []
         for i in range(len(g)):
             if live[i] and var[i] and g.ops[i] is Op.INPUT:
                 self.inputs[i] = len(self.inputs)
-                self._copied_in.append((self.inputs[i], printer.read(g, i)))
+                self._copied_in.append((self.inputs[i], printer.read(ctx, i)))
         self.crossing = len(self.inputs)          # values crossing stages follow the inputs
         width = self.crossing + crossing_width
         self.outputs: dict[str, tuple[int, T]] = {}      # element text -> (column, type)
-        for k, (o, t) in enumerate(zip(g.outputs, printer.out_types)):
+        for k, (o, t) in enumerate(zip(g.outputs, ctx.out_types)):
             for index in np.ndindex(*o.shape):
                 self.outputs[printer.write(f"out{k}", index)] = (width, t)
                 width += 2 if t is T.COMPLEX else 1
@@ -287,8 +290,9 @@ class Columns:
         return self.column(self.inputs[i])
 
 
-def _names(g: Graph, printer, members, live) -> list:
+def _names(ctx: PrintContext, printer, members, live) -> list:
     """Source text of each node as a product argument (values, reads, literals)."""
+    g = ctx.graph
     names: list = [None] * len(g)
     for i in range(len(g)):
         if not live[i]:
@@ -297,7 +301,7 @@ def _names(g: Graph, printer, members, live) -> list:
         if op is Op.CONST:
             names[i] = printer.literal(g.attrs[i])
         elif op in (Op.INPUT, Op.PARAM):
-            names[i] = printer.read(g, i)
+            names[i] = printer.read(ctx, i)
         elif i in members:
             names[i] = printer.column(*members[i])
         else:

@@ -35,7 +35,7 @@ from .. import ops
 from ..errors import UnsupportedError
 from ..graph import Graph, Op, T
 from . import blocked
-from .printer import Printer
+from .printer import Printer, PrintContext
 
 SCRATCH_BYTES = 1 << 30    # staged kernels run over chunks of events whose scratch fits
 
@@ -98,7 +98,8 @@ class CudaPrinter(Printer):
     def _print_POWI(self, g, i, args):
         return f"pow({args[0]}, ({self.ctype}){g.attrs[i]})"
 
-    def read(self, g: Graph, i: int) -> str:
+    def read(self, ctx: PrintContext, i: int) -> str:
+        g = ctx.graph
         pos, idx = g.attrs[i]
         arg = g.signature[pos]
         if not arg.shape and g.ops[i] is Op.PARAM:
@@ -118,9 +119,10 @@ class CudaPrinter(Printer):
         ctype = "bool" if g.types[i] is T.BOOL else self.ctype
         return f"const {ctype} t{i} = {expr};"
 
-    def store(self, g: Graph, node: int, target: str, names: list, k: int) -> list[str]:
-        out = f"out{k}"
-        if self.out_types[k] is not T.COMPLEX:
+    def store(self, ctx: PrintContext, node: int, target: str, names: list,
+              k: int) -> list[str]:
+        g, out = ctx.graph, f"out{k}"
+        if ctx.out_types[k] is not T.COMPLEX:
             return [f"{out}[{target}] = {names[node]};"]
         if g.ops[node] is Op.COMPLEX:
             re, im = (names[a] for a in g.args[node])
@@ -130,13 +132,13 @@ class CudaPrinter(Printer):
             re, im = names[node], self.literal(0.0)
         return [f"{out}[2 * ({target})] = {re};", f"{out}[2 * ({target}) + 1] = {im};"]
 
-    def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
-        self.out_types = out_types or [T.REAL] * len(g.outputs)
+    def kernel_source(self, ctx: PrintContext, name: str) -> str:
+        g = ctx.graph
         live, var = g.live(), g.varying()
         stage = blocked.by_size(g, live, var, self.part_size)
         nstages = max(stage, default=0) + 1
-        preamble, bodies = self.staged_lines(g, stage, nstages)
-        params = self._params(g)
+        preamble, bodies = self.staged_lines(ctx, stage, nstages)
+        params = self._params(ctx)
         text = f"{self.header(g, name)}\n{PRELUDE}\n"
         if nstages == 1:
             return text + self._kernel("kernel", params, preamble, bodies[0])
@@ -164,10 +166,10 @@ class CudaPrinter(Printer):
                 + "".join(f"{ind * 2}{line}\n" for line in body)
                 + f"{ind}}}\n}}\n")
 
-    def _params(self, g: Graph) -> list[str]:
+    def _params(self, ctx: PrintContext) -> list[str]:
         """The kernel's parameters: event count, inputs and params with their element
         strides, outputs with theirs."""
-        t = self.ctype
+        g, t = ctx.graph, self.ctype
         params = ["long long n"]
         for a in g.signature:
             if a.role == "param" and not a.shape:
@@ -177,7 +179,7 @@ class CudaPrinter(Printer):
             first = 1 if a.role == "param" else 0
             params += [f"long long {a.ident}_s{d}" for d in range(first, len(a.shape) + 1)]
         for k, o in enumerate(g.outputs):
-            kind = "bool" if self.out_types[k] is T.BOOL else t
+            kind = "bool" if ctx.out_types[k] is T.BOOL else t
             params.append(f"{kind}* __restrict__ out{k}")
             params += [f"long long out{k}_s{d}" for d in range(len(o.shape) + 1)]
         return params

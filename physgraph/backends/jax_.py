@@ -30,7 +30,7 @@ from .. import ops
 from ..graph import INPUT, Graph, Op
 from . import blocked
 from .contract import Group, array_product, groups
-from .printer import Printer, _ndindex
+from .printer import Printer, PrintContext, _ndindex
 
 
 class JaxPrinter(Printer):
@@ -50,7 +50,8 @@ class JaxPrinter(Printer):
     def literal(self, value) -> str:
         return super().literal(value).replace("np.", "jnp.")
 
-    def read(self, g: Graph, i: int) -> str:
+    def read(self, ctx: PrintContext, i: int) -> str:
+        g = ctx.graph
         pos, idx = g.attrs[i]
         arg = g.signature[pos]
         if not idx:
@@ -61,7 +62,8 @@ class JaxPrinter(Printer):
     def write(self, out: str, index: tuple) -> str:
         return "_".join([out, *map(str, index)]) + "_"
 
-    def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
+    def kernel_source(self, ctx: PrintContext, name: str) -> str:
+        g = ctx.graph
         live, var = g.live(), g.varying()
         stage = blocked.by_size(g, live, var, self.part_size)
         nstages = max(stage, default=0) + 1
@@ -71,7 +73,7 @@ class JaxPrinter(Printer):
             needs, gives, handed_on = self._interface(g, live, var, stage, nstages)
             if handed_on > self.max_handed_on * len(g):      # wide cuts: not worth it
                 stage, nstages = None, 1
-        preamble, bodies = self.staged_lines(g, stage, nstages)
+        preamble, bodies = self.staged_lines(ctx, stage, nstages)
         bodies[0][:0] = preamble                   # per-call values: in the first stage
         bodies[-1] += self._outputs(g)
         args = ", ".join(a.ident for a in g.signature)

@@ -11,7 +11,7 @@ import numba
 from .. import cost, ops
 from ..graph import Graph, Op, T
 from . import blocked
-from .printer import Printer
+from .printer import Printer, PrintContext
 
 # numba's default "workqueue" threading layer runs one parallel region at a time per
 # process; calls from several Python threads are serialized here instead of crashing it
@@ -28,11 +28,10 @@ class NumbaPrinter(Printer):
             return f"np.{kind}({text})"
         return text
 
-    columns = None         # blocked.Columns while a kernel in columns is being printed
-
-    def read(self, g: Graph, i: int) -> str:
-        if self.columns is not None and g.ops[i] is Op.INPUT:
-            return self.columns.read(i)
+    def read(self, ctx: PrintContext, i: int) -> str:
+        g = ctx.graph
+        if ctx.columns is not None and g.ops[i] is Op.INPUT:
+            return ctx.columns.read(i)
         pos, idx = g.attrs[i]
         arg = g.signature[pos]
         index = ([] if g.ops[i] is Op.PARAM else ["i"]) + [str(k) for k in idx]
@@ -41,10 +40,11 @@ class NumbaPrinter(Printer):
     def write(self, out: str, index: tuple) -> str:
         return f"{out}[{', '.join(['i', *map(str, index)])}]"
 
-    def store(self, g: Graph, node: int, target: str, names: list, k: int) -> list[str]:
-        if self.columns is not None:
-            return self.columns.store(target, names[node])
-        return super().store(g, node, target, names, k)
+    def store(self, ctx: PrintContext, node: int, target: str, names: list,
+              k: int) -> list[str]:
+        if ctx.columns is not None:
+            return ctx.columns.store(target, names[node])
+        return super().store(ctx, node, target, names, k)
 
     spelling = ops.spellings("numba")    # scalar control flow, math.erf
 
@@ -58,28 +58,27 @@ class NumbaPrinter(Printer):
     def product(self, g: Graph, names: list, grp) -> list[str]:
         return []          # blocked.source puts the products between the stages' loops
 
-    def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
-        self.out_types = out_types or [T.REAL] * len(g.outputs)
+    def kernel_source(self, ctx: PrintContext, name: str) -> str:
+        g = ctx.graph
         if Op.CONTRACT in g.ops:
-            return blocked.source(self, g, name)
+            return blocked.source(self, ctx, name)
         size = blocked.body_size(g)
         if size >= self.columns_from and _compute_bound(g):
-            return blocked.source(self, g, name, size=self.part_size, in_columns=True)
+            return blocked.source(self, ctx, name, size=self.part_size, in_columns=True)
         if size > self.part_size:
-            return blocked.source(self, g, name, size=self.part_size)
-        preamble, body = self.lines(g)
-        params = [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
-        return self.template(name, self.header(g, name), params, preamble, body)
+            return blocked.source(self, ctx, name, size=self.part_size)
+        return super().kernel_source(ctx, name)
 
-    def _load(self, g: Graph, t: int, k: int, slot) -> str:
-        """Reads node t from scratch slot k (``slot(k)`` is its text)."""
+    def load_scratch(self, g: Graph, t: int, k: int, slot) -> str:
+        """The line that reads node t from scratch slot k (``slot(k)`` is its text)."""
         if g.types[t] is T.BOOL:
             return f"t{t} = {slot(k)} != 0"
         if g.types[t] is T.COMPLEX:
             return f"t{t} = complex({slot(k)}, {slot(k + 1)})"
         return f"t{t} = {slot(k)}"
 
-    def _store_scratch(self, g: Graph, t: int, k: int, slot) -> list[str]:
+    def store_scratch(self, g: Graph, t: int, k: int, slot) -> list[str]:
+        """The lines that write node t to scratch slot k (and k + 1, its imaginary part)."""
         if g.types[t] is T.COMPLEX:
             return [f"{slot(k)} = t{t}.real", f"{slot(k + 1)} = t{t}.imag"]
         return [f"{slot(k)} = t{t}"]

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..graph import Graph, Op
 from .contract import Group, array_product
-from .printer import Printer
+from .printer import Printer, PrintContext
 
 
 class NumpyPrinter(Printer):
@@ -15,7 +15,8 @@ class NumpyPrinter(Printer):
     def product(self, g: Graph, names: list, grp: Group) -> list[str]:
         return array_product(g, names, grp, "np", f".astype(np.{self.dtype}, copy=False)")
 
-    def read(self, g: Graph, i: int) -> str:
+    def read(self, ctx: PrintContext, i: int) -> str:
+        g = ctx.graph
         pos, idx = g.attrs[i]
         arg = g.signature[pos]
         if g.ops[i] is Op.PARAM:

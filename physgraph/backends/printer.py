@@ -4,11 +4,16 @@ A backend is a small subclass: it overrides table entries or ``_print_<OP>`` met
 SymPy's printers), says how to read an input element and write an output element, and gives
 the kernel template.  Generated kernels name their inputs, state their op count in a header
 comment, and compute per-call (param-only) nodes once, before the per-event body.
+
+A printer holds only its options: what one kernel's printing needs besides the graph
+travels in a ``PrintContext``, so printing changes nothing on the printer, and a loader
+reads what it needs from the source.
 """
 from __future__ import annotations
 
 import linecache
 import math
+from dataclasses import dataclass
 from itertools import count
 
 import numpy as np
@@ -19,6 +24,16 @@ from ..graph import CONST, INPUT, PARAM, Graph, Op, T
 from . import contract
 
 _loaded = count()
+
+
+@dataclass(frozen=True)
+class PrintContext:
+    """What printing one kernel reads besides the printer's options: the optimized graph,
+    the type of each output (complex outputs are written as two parts by some printers),
+    and, for a numba kernel in columns, the columns of a block (``blocked.Columns``)."""
+    graph: Graph
+    out_types: tuple
+    columns: object = None
 
 
 class Printer:
@@ -47,7 +62,7 @@ class Printer:
         # a literal is spliced in as one operand: "-2.0 ** x" would parse as -(2.0 ** x)
         return f"({text})" if text.startswith("-") else text
 
-    def read(self, g: Graph, i: int) -> str:
+    def read(self, ctx: PrintContext, i: int) -> str:
         """Source text that reads an input or param element."""
         raise NotImplementedError
 
@@ -81,16 +96,17 @@ class Printer:
     def _print_COMPLEX(self, g: Graph, i: int, args: list) -> str:
         return f"{args[0]} + {args[1]} * {self.literal(1j)}"
 
-    def lines(self, g: Graph) -> tuple[list[str], list[str]]:
+    def lines(self, ctx: PrintContext) -> tuple[list[str], list[str]]:
         """(per-call preamble, per-event body) in SSA form.  Each output element is written
         right after its value is computed, so temporaries die young."""
-        preamble, bodies = self.staged_lines(g)
+        preamble, bodies = self.staged_lines(ctx)
         return preamble, bodies[0]
 
-    def staged_lines(self, g: Graph, stage=None, nstages: int = 1) -> tuple[list, list]:
+    def staged_lines(self, ctx: PrintContext, stage=None, nstages: int = 1) -> tuple[list, list]:
         """(preamble, one body per stage): ``stage[i]`` is the event loop that computes
         per-event node i (all in one loop when ``stage`` is None); per-call nodes go to the
         preamble, output writes of inputs and per-call values to the last loop."""
+        g = ctx.graph
         live, var = g.live(), g.varying()
         members = contract.groups(g, live, var)
         writes: dict[int, list] = {}
@@ -108,7 +124,7 @@ class Printer:
             if op is CONST:
                 names[i] = self.literal(g.attrs[i])
             elif op is INPUT or op is PARAM:
-                names[i] = self.read(g, i)
+                names[i] = self.read(ctx, i)
             elif i in members:
                 grp, column = members[i]
                 if grp.id not in products:
@@ -122,10 +138,10 @@ class Printer:
                     (body if var[i] else preamble).append(line)
             if var[i] and op is not INPUT:
                 for target, k in writes.pop(i, []):
-                    body += self.store(g, i, target, names, k)
+                    body += self.store(ctx, i, target, names, k)
         for node, targets in writes.items():       # outputs that are per call or inputs
             for target, k in targets:
-                bodies[-1] += self.store(g, node, target, names, k)
+                bodies[-1] += self.store(ctx, node, target, names, k)
         return preamble, bodies
 
     # contractions (network layers): printers that run them set ``contracts``; for the
@@ -145,7 +161,8 @@ class Printer:
         """The SSA line that defines node i (None: the node needs no line of its own)."""
         return f"t{i} = {expr}"
 
-    def store(self, g: Graph, node: int, target: str, names: list, k: int) -> list[str]:
+    def store(self, ctx: PrintContext, node: int, target: str, names: list,
+              k: int) -> list[str]:
         """Lines that write node's value to an output element (output k)."""
         return [f"{target} = {names[node]}"]
 
@@ -173,11 +190,15 @@ class Printer:
         return list(dict.fromkeys(line for line in lines if line))
 
     def source(self, g: Graph, name: str = "kernel", out_types: list | None = None) -> str:
-        """The kernel's source; ``out_types`` says which outputs are complex arrays."""
-        self.out_types = out_types or [T.REAL] * len(g.outputs)
-        preamble, body = self.lines(g)
-        params = [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
-        return self.template(name, self.header(g, name), params, preamble, body)
+        """The kernel's source; ``out_types`` are the outputs' types (all real if None)."""
+        return self.kernel_source(PrintContext(g, tuple(out_types or [T.REAL] * len(g.outputs))),
+                                  name)
+
+    def kernel_source(self, ctx: PrintContext, name: str) -> str:
+        """The source of kernel ``name`` (a backend with its own layout overrides this)."""
+        preamble, body = self.lines(ctx)
+        g = ctx.graph
+        return self.template(name, self.header(g, name), kernel_params(g), preamble, body)
 
     def load(self, source: str, name: str = "kernel", path: str | None = None):
         """Executes the generated module and returns its ``kernel`` function (``path``, the
@@ -198,6 +219,11 @@ class Printer:
     def run_native(self, fn, n: int, arrays: list, out_specs: list) -> list:
         """Run on device arrays; ``out_specs`` are the outputs' (shape, dtype)."""
         raise NotImplementedError(f"the {self.name} backend takes numpy arrays")
+
+
+def kernel_params(g: Graph) -> list[str]:
+    """The kernel's parameters after the event count: arguments, then output arrays."""
+    return [a.ident for a in g.signature] + [f"out{k}" for k in range(len(g.outputs))]
 
 
 def _float_text(v: float) -> str:
