@@ -42,11 +42,22 @@ def directory() -> str:
     return path
 
 
+def _switched_on() -> bool:
+    return os.environ.get("PHYSGRAPH_CACHE", "on").lower() not in ("off", "0", "no", "false")
+
+
 def enabled() -> bool:
     """Whether the cache is on (``PHYSGRAPH_CACHE``) and its folder trusted (warns if not)."""
-    switched_on = os.environ.get("PHYSGRAPH_CACHE", "on").lower() not in (
-        "off", "0", "no", "false")
-    return switched_on and _trusted_root() is not None
+    return _switched_on() and _trusted_root() is not None
+
+
+def why_off() -> str | None:
+    """Why the cache is not used (None when it is)."""
+    if not _switched_on():
+        return "PHYSGRAPH_CACHE=off"
+    if _trusted_root() is None:
+        return "the folder could be changed by another user"
+    return None
 
 
 # (who, write bit, search bit) for the users besides the owner
@@ -221,7 +232,7 @@ def info() -> dict:
     size = sum(os.path.getsize(os.path.join(dirpath, f)) for name in names
                for dirpath, _, files in os.walk(os.path.join(root, name)) for f in files)
     return {"path": root, "entries": len([n for n in names if not n.startswith(".")]),
-            "bytes": size, "enabled": enabled()}
+            "bytes": size, "enabled": enabled(), "why_off": why_off()}
 
 
 def clear() -> int:

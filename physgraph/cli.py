@@ -223,9 +223,9 @@ def _cache(args: argparse.Namespace) -> int:
         print(f"removed {cache.clear()} entries from {cache.directory()}")
         return 0
     info = cache.info()
+    state = "yes" if info["enabled"] else f"no ({info['why_off']})"
     print(f"path     {info['path']}\nentries  {info['entries']}\n"
-          f"size     {info['bytes'] / 2**20:.1f} MiB\n"
-          f"enabled  {'yes' if info['enabled'] else 'no (PHYSGRAPH_CACHE=off)'}")
+          f"size     {info['bytes'] / 2**20:.1f} MiB\nenabled  {state}")
     return 0
 
 

@@ -68,3 +68,16 @@ def test_cache_info_and_clear(module, capsys, monkeypatch, tmp_path):
     assert main(["cache", "clear"]) == 0
     assert "removed" in capsys.readouterr().out
     assert cache.info()["entries"] == 0
+
+
+def test_cache_info_says_why_a_folder_is_refused(capsys, monkeypatch, tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("PHYSGRAPH_CACHE_DIR", str(shared))
+    with pytest.warns(RuntimeWarning, match="writable by group and others"):
+        assert main(["cache", "info"]) == 0
+    assert "enabled  no (the folder could be changed by another user)" in capsys.readouterr().out
+    monkeypatch.setenv("PHYSGRAPH_CACHE", "off")
+    assert main(["cache", "info"]) == 0
+    assert "enabled  no (PHYSGRAPH_CACHE=off)" in capsys.readouterr().out
