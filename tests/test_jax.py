@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 
 import physgraph as pg
-from physgraph.backends import blocked
+from physgraph.backends import staging
 from physgraph.backends.jax_ import JaxPrinter
 from physgraph.kernel import Kernel, Options
 from test_passes import INPUTS, PARAMS, assert_close, graphs
@@ -45,7 +45,7 @@ def test_jax_agrees_with_numpy(g, part_size):
     with stages_of(part_size):
         k = kernel(g, "jax")
         got = k(*args)
-    body = blocked.body_size(k.graph)
+    body = staging.body_size(k.graph)
     assert k.source.count("@jax.jit") == max(1, -(-body // part_size))     # one per stage
     assert all(isinstance(r, np.ndarray) for r in got)   # numpy in, numpy out
     assert_close(expected, got)

@@ -6,13 +6,17 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import physgraph as pg
-from physgraph.backends import printer_for
+from physgraph.backends import printer_for, staging
 from physgraph.backends.cuda import CudaPrinter
 from physgraph.backends.jax_ import JaxPrinter
 from physgraph.backends.numba_ import NumbaPrinter
+from physgraph.graph import LEAVES, T
 from helpers import assert_close
+from test_passes import graphs
 
 
 def chain(a, b, c, g: pg.Param):
@@ -147,3 +151,37 @@ def test_printing_leaves_the_printer_as_it_was(backend, staged, monkeypatch):
     if staged and backend != "numpy":        # numpy prints one body, always
         assert all("stage1" in text for text in printed[:2])
         assert backend != "numba" or "columns" in printed[1]
+
+
+@settings(max_examples=40, deadline=None)
+@given(g=graphs(), size=st.integers(1, 6), per_call_stage=st.sampled_from([None, 0]))
+def test_a_plan_hands_each_stage_what_it_reads(g, size, per_call_stage):
+    """The staging plan, which every backend prints: each stage receives exactly the values
+    computed in another stage that it reads (outputs are written in the last stage unless
+    per-event), each from an earlier stage that hands it on; each per-event value handed on
+    has scratch slots of its own."""
+    plan = staging.by_size(g, size, per_call_stage)
+    live, var = g.live(), g.varying()
+
+    def home(i):
+        return plan.stage[i] if var[i] else per_call_stage
+
+    def everywhere(i):               # read wherever needed: never handed on
+        return g.ops[i] in LEAVES or (not var[i] and per_call_stage is None)
+
+    reads = {s: set() for s in range(plan.nstages)}
+    for i in range(len(g)):
+        if live[i] and not everywhere(i):
+            reads[home(i)].update(a for a in g.args[i] if not everywhere(a) and home(a) != home(i))
+    for n in g.output_nodes():
+        if not everywhere(n) and not var[n] and home(n) != plan.nstages - 1:
+            reads[plan.nstages - 1].add(n)
+    assert {s: set(values) for s, values in plan.received.items()} == reads
+    received = set().union(*reads.values())
+    assert all(home(a) < s for s, values in reads.items() for a in values)
+    assert {a for values in plan.handed.values() for a in values} == received
+    assert all(a in plan.handed[home(a)] for a in received)
+    assert set(plan.slots) == {a for a in received if var[a]}
+    spans = sorted((k, k + (2 if g.types[a] is T.COMPLEX else 1)) for a, k in plan.slots.items())
+    assert all(end <= start for (_, end), (start, _) in zip(spans, spans[1:]))
+    assert plan.width == (spans[-1][1] if spans else 0)

@@ -11,8 +11,10 @@ next stage reads its contractions as columns of ``pg_y<id>``, so bias and activa
 fused in the loop after the product.
 
 A long body without contractions is cut the same way, every ``size`` nodes, so that the
-JIT compiles several short functions instead of one huge one.  Blocks are as small as it
-takes (down to 8 events; 32 in columns, see ``Columns``) to keep a block's scratch in L2.
+JIT compiles several short functions instead of one huge one.  Where the stages are and
+which values cross them is planned in ``staging.py``; this module prints that plan.  Blocks
+are as small as it takes (down to 8 events; 32 in columns, see ``Columns``) to keep a
+block's scratch in L2.
 
 The product is a small numba loop nest (``product`` below), not a BLAS call: a BLAS call
 inside the parallel block loop starts its own threads under numba's (oversubscribing the
@@ -28,97 +30,9 @@ import dataclasses
 
 import numpy as np
 
-from ..graph import LEAVES, Graph, Op, T
-from . import contract
+from ..graph import Graph, Op, T
+from . import contract, staging
 from .printer import PrintContext, kernel_params
-
-BLOCK = 1024       # events per block: activations of a 64-wide layer stay in L2 (256 KB)
-SCRATCH_BYTES = 256 * 1024     # a block's scratch (values crossing stages) should fit in L2
-MIN_COLUMN_BLOCK = 32          # events per block in columns: a few vector iterations per loop
-
-
-def block_size(width: int, itemsize: int, smallest: int = 8) -> int:
-    """Events per block: BLOCK, or fewer (a power of two, at least ``smallest``) when the
-    values that cross stages are many, so one block's scratch stays in L2 (a matrix element
-    crosses thousands of values per event between its stages)."""
-    size = BLOCK
-    while size > smallest and size * width * itemsize > SCRATCH_BYTES:
-        size //= 2
-    return size
-
-
-def stages(g: Graph, live: bytearray, var: bytearray) -> list[int]:
-    """Stage of every live per-event node (0 elsewhere)."""
-    stage = [0] * len(g)
-    for i in range(len(g)):
-        if live[i] and var[i]:
-            s = max((stage[a] for a in g.args[i] if var[a]), default=0)
-            stage[i] = s + 1 if g.ops[i] is Op.CONTRACT else s
-    return stage
-
-
-def _crossing(g: Graph, live, var, stage, members) -> dict[int, int]:
-    """Computed values read by a later stage than their own: node -> first scratch slot.
-    Inputs are read again where needed and contractions stay in their product buffers."""
-    crossing: dict[int, int] = {}
-    width = 0
-    for i in range(len(g)):
-        if not live[i] or not var[i]:
-            continue
-        used_at = stage[i] - 1 if i in members else stage[i]   # products are filled a stage early
-        for a in g.args[i]:
-            if var[a] and stage[a] < used_at and g.ops[a] not in (Op.INPUT, Op.CONTRACT) \
-                    and a not in crossing:
-                crossing[a] = width
-                width += 2 if g.types[a] is T.COMPLEX else 1
-    return crossing
-
-
-def _in_body(g: Graph, live: bytearray, var: bytearray):
-    """The per-event nodes computed in the event loop, in creation order."""
-    return (i for i in range(len(g)) if live[i] and var[i] and g.ops[i] is not Op.INPUT)
-
-
-def body_size(g: Graph) -> int:
-    """Nodes computed per event."""
-    return sum(1 for _ in _in_body(g, g.live(), g.varying()))
-
-
-def by_size(g: Graph, live: bytearray, var: bytearray, size: int) -> list[int]:
-    """Stages of at most ``size`` per-event nodes each, in creation (topological) order: a
-    long body becomes several short loops, so the JIT's time grows linearly with the graph."""
-    stage = [0] * len(g)
-    for count, i in enumerate(_in_body(g, live, var)):
-        stage[i] = count // size
-    return stage
-
-
-def handoffs(g: Graph, live, var, stage, nstages: int,
-             per_call_stage: int = 0) -> tuple[dict, dict]:
-    """Computed values one stage hands to another, for backends whose stages are functions:
-    ``(handed, received)``, each a dict from stage to the node ids (in creation order) it
-    computes for later stages, resp. reads from other stages.  Per-call values belong to
-    ``per_call_stage`` (-1: computed before the stages, a key of both dicts then).  A value
-    written to an output is read where the write is (``Printer.staged_lines``): in its own
-    stage if it is per-event, in the last stage otherwise."""
-    def home(i: int) -> int:
-        return stage[i] if var[i] else per_call_stage
-
-    received: dict[int, dict] = {s: {} for s in range(per_call_stage, nstages)}  # ordered sets
-    for i in range(len(g)):
-        if live[i] and g.ops[i] not in LEAVES:
-            for a in g.args[i]:
-                if g.ops[a] not in LEAVES and home(a) != home(i):
-                    received[home(i)][a] = None
-    for n in g.output_nodes():
-        if g.ops[n] not in LEAVES and not var[n] and home(n) != nstages - 1:
-            received[nstages - 1][n] = None
-    handed: dict[int, dict] = {s: {} for s in received}
-    for values in received.values():
-        for a in values:
-            handed[home(a)][a] = None
-    return ({s: sorted(v) for s, v in handed.items()},
-            {s: sorted(v) for s, v in received.items()})
 
 
 def source(printer, ctx: PrintContext, name: str, size: int | None = None,
@@ -129,23 +43,19 @@ def source(printer, ctx: PrintContext, name: str, size: int | None = None,
     g = ctx.graph
     live, var = g.live(), g.varying()
     members = contract.groups(g, live, var)
-    stage = stages(g, live, var) if size is None else by_size(g, live, var, size)
-    nstages = max(stage, default=0) + 1
-    crossing = _crossing(g, live, var, stage, members)
-    width = sum(2 if g.types[t] is T.COMPLEX else 1 for t in crossing)
+    plan = staging.at_contractions(g) if size is None else staging.by_size(g, size)
+    stage, nstages = plan.stage, plan.nstages
     itemsize = 4 if printer.dtype == "float32" else 8
     # in columns (structure of arrays) every value an event loop loads or stores is
     # contiguous across events, and LLVM vectorizes the loop across events
-    columns = Columns(ctx, live, var, width, printer) if in_columns and not members else None
-    if columns is not None:
-        width = columns.width
-        per_block = columns.block = block_size(width, itemsize, smallest=MIN_COLUMN_BLOCK)
-        slot = columns.slot
+    columns = None
+    if in_columns and not members:
+        columns = Columns(staging.column_layout(g, plan, ctx.out_types, itemsize), ctx, printer)
+        width, per_block, slot = columns.layout.width, columns.layout.block, columns.slot
     else:
-        per_block = block_size(width, itemsize)
+        width, per_block = plan.width, staging.block_size(plan.width, itemsize)
         slot = "pg_s[pg_b, {}]".format
-    preamble, bodies = printer.staged_lines(dataclasses.replace(ctx, columns=columns), stage,
-                                            nstages)
+    preamble, bodies = printer.staged_lines(dataclasses.replace(ctx, columns=columns), plan)
     by_stage: dict[int, dict] = {}             # stage -> {group id: group} it starts
     for i, (grp, _) in members.items():
         by_stage.setdefault(stage[i], {})[grp.id] = grp
@@ -184,16 +94,14 @@ def source(printer, ctx: PrintContext, name: str, size: int | None = None,
 
     if columns is not None and columns.gather:
         loop("gather", columns.gather)
-    used = _uses(g, live, var, stage, members, nstages)
-    stored: list[list] = [[] for _ in range(nstages)]      # crossing values, by stage
-    for t in crossing:
+    stored: list[list] = [[] for _ in range(nstages)]      # values handed on, by stage
+    for t in plan.slots:
         stored[stage[t]].append(t)
     for s in range(nstages):
-        body = [printer.load_scratch(g, t, crossing[t], slot)
-                for t in sorted(used[s] & crossing.keys()) if stage[t] < s]
+        body = [printer.load_scratch(g, t, plan.slots[t], slot) for t in plan.received[s]]
         body += bodies[s]
         body += [line for t in stored[s]
-                 for line in printer.store_scratch(g, t, crossing[t], slot)]
+                 for line in printer.store_scratch(g, t, plan.slots[t], slot)]
         following = [grp for grp in by_stage.get(s + 1, {}).values()]
         for grp in following:
             if grp.id not in direct:
@@ -227,9 +135,9 @@ def source(printer, ctx: PrintContext, name: str, size: int | None = None,
 
 
 class Columns:
-    """A block's values in columns, one per value, each ``block`` events long: per-event
-    inputs (copied in by the ``gather`` loop), values crossing stages, and output elements
-    (copied out by the ``scatter`` loop; a complex one takes two columns).
+    """The text of a block in columns (``staging.ColumnLayout``): per-event inputs (copied
+    in by the ``gather`` loop), values crossing stages, and output elements (copied out by
+    the ``scatter`` loop; a complex one takes two columns).
 
     Each stage loop then touches one array only, at a constant offset from the event index:
     ``pg_s[pg_b + u(<column start>)]``.  LLVM sees that two columns never overlap within a
@@ -241,23 +149,14 @@ class Columns:
     inputs and stores outputs through ``read``/``store`` when the print context holds the
     columns."""
 
-    def __init__(self, ctx: PrintContext, live, var, crossing_width: int, printer):
-        g = ctx.graph
-        self.block = 0                            # events per block, set by the caller
-        self.inputs: dict[int, int] = {}          # input node -> column
-        self._copied_in: list[tuple[int, str]] = []
-        for i in range(len(g)):
-            if live[i] and var[i] and g.ops[i] is Op.INPUT:
-                self.inputs[i] = len(self.inputs)
-                self._copied_in.append((self.inputs[i], printer.read(ctx, i)))
-        self.crossing = len(self.inputs)          # values crossing stages follow the inputs
-        width = self.crossing + crossing_width
+    def __init__(self, layout: staging.ColumnLayout, ctx: PrintContext, printer):
+        self.layout = layout
+        self._copied_in = [(c, printer.read(ctx, i)) for i, c in layout.inputs.items()]
         self.outputs: dict[str, tuple[int, T]] = {}      # element text -> (column, type)
-        for k, (o, t) in enumerate(zip(g.outputs, ctx.out_types)):
-            for index in np.ndindex(*o.shape):
-                self.outputs[printer.write(f"out{k}", index)] = (width, t)
-                width += 2 if t is T.COMPLEX else 1
-        self.width = width
+        for k, (o, t, starts) in enumerate(zip(ctx.graph.outputs, ctx.out_types,
+                                                layout.outputs)):
+            for index, c in zip(np.ndindex(*o.shape), starts):
+                self.outputs[printer.write(f"out{k}", index)] = (c, t)
 
     @property
     def gather(self) -> list[str]:
@@ -280,14 +179,14 @@ class Columns:
         return [f"{self.column(c)} = {value}"]
 
     def column(self, c: int) -> str:
-        return f"pg_s[pg_b + u({c * self.block})]"
+        return f"pg_s[pg_b + u({c * self.layout.block})]"
 
     def slot(self, k: int) -> str:
         """Scratch slot k of the values crossing stages."""
-        return self.column(self.crossing + k)
+        return self.column(self.layout.crossing + k)
 
     def read(self, i: int) -> str:
-        return self.column(self.inputs[i])
+        return self.column(self.layout.inputs[i])
 
 
 def _names(ctx: PrintContext, printer, members, live) -> list:
@@ -307,15 +206,6 @@ def _names(ctx: PrintContext, printer, members, live) -> list:
         else:
             names[i] = f"t{i}"
     return names
-
-
-def _uses(g: Graph, live, var, stage, members, nstages: int) -> list[set]:
-    """Nodes read by the loop of each stage (product arguments of stage s + 1 included)."""
-    used: list[set] = [set() for _ in range(nstages)]
-    for i in range(len(g)):
-        if live[i] and var[i]:
-            used[stage[i] - 1 if i in members else stage[i]].update(g.args[i])
-    return used
 
 
 PRODUCT = """\

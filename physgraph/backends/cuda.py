@@ -34,7 +34,7 @@ import numpy as np
 from .. import ops
 from ..errors import UnsupportedError
 from ..graph import Graph, Op, T
-from . import blocked
+from . import staging
 from .printer import Printer, PrintContext
 
 SCRATCH_BYTES = 1 << 30    # staged kernels run over chunks of events whose scratch fits
@@ -134,25 +134,22 @@ class CudaPrinter(Printer):
 
     def kernel_source(self, ctx: PrintContext, name: str) -> str:
         g = ctx.graph
-        live, var = g.live(), g.varying()
-        stage = blocked.by_size(g, live, var, self.part_size)
-        nstages = max(stage, default=0) + 1
-        preamble, bodies = self.staged_lines(ctx, stage, nstages)
+        plan = staging.by_size(g, self.part_size)
+        nstages, slot = plan.nstages, plan.slots
+        preamble, bodies = self.staged_lines(ctx, plan)
         params = self._params(ctx)
         text = f"{self.header(g, name)}\n{PRELUDE}\n"
         if nstages == 1:
             return text + self._kernel("kernel", params, preamble, bodies[0])
         # one kernel per stage, launched in turn; each computes the per-call values itself
         # (nvcc drops those it does not use) and per-event values cross in global scratch
-        handed, received = blocked.handoffs(g, live, var, stage, nstages, per_call_stage=-1)
-        slot = {n: k for k, n in enumerate(n for s in range(nstages) for n in handed[s])}
         text += f"// the body in {nstages} kernels of at most {self.part_size} nodes, launched " \
             "in turn (ptxas is not linear in a kernel's size)\n" \
-            f"#define PG_STAGES {nstages}\n#define PG_SCRATCH {len(slot)}  // values per event\n\n"
+            f"#define PG_STAGES {nstages}\n#define PG_SCRATCH {plan.width}  // values per event\n\n"
         scratch = f"{self.ctype}* __restrict__ pg_s"
         for s in range(nstages):
-            body = [self._received(g, n, slot[n]) for n in received[s] if var[n]] + bodies[s] + \
-                [f"pg_s[{slot[n]} * n + i] = t{n};" for n in handed[s]]
+            body = [self._received(g, n, slot[n]) for n in plan.received[s]] + bodies[s] + \
+                [f"pg_s[{slot[n]} * n + i] = t{n};" for n in plan.handed[s]]
             text += self._kernel(f"pg_stage{s}", params + [scratch], preamble, body) + "\n"
         return text
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from .. import ops
 from ..graph import INPUT, Graph, Op
-from . import blocked
+from . import staging
 from .contract import Group, array_product, groups
 from .printer import Printer, PrintContext, _ndindex
 
@@ -65,15 +65,16 @@ class JaxPrinter(Printer):
     def kernel_source(self, ctx: PrintContext, name: str) -> str:
         g = ctx.graph
         live, var = g.live(), g.varying()
-        stage = blocked.by_size(g, live, var, self.part_size)
-        nstages = max(stage, default=0) + 1
-        if nstages > 1 and groups(g, live, var):   # layers: one computation, XLA's GEMMs
-            stage, nstages = None, 1
-        if nstages > 1:
-            needs, gives, handed_on = self._interface(g, live, var, stage, nstages)
+        plan = None if groups(g, live, var) else \
+            staging.by_size(g, self.part_size, per_call_stage=0)   # layers: XLA's GEMMs, uncut
+        if plan is not None and plan.nstages > 1:
+            needs, gives = self._interface(g, plan)
+            # arrays handed on, each to every stage that reads it (per-call scalars aside)
+            handed_on = sum(a in plan.slots for values in plan.received.values() for a in values)
             if handed_on > self.max_handed_on * len(g):      # wide cuts: not worth it
-                stage, nstages = None, 1
-        preamble, bodies = self.staged_lines(ctx, stage, nstages)
+                plan = None
+        nstages = 1 if plan is None else plan.nstages
+        preamble, bodies = self.staged_lines(ctx, plan)
         bodies[0][:0] = preamble                   # per-call values: in the first stage
         bodies[-1] += self._outputs(g)
         args = ", ".join(a.ident for a in g.signature)
@@ -113,21 +114,19 @@ class JaxPrinter(Printer):
         outs = ", ".join(f"out{k}" for k in range(len(g.outputs)))
         return lines + [f"return ({outs},)"]
 
-    def _interface(self, g: Graph, live, var, stage, nstages: int) -> tuple[list, list, int]:
+    def _interface(self, g: Graph, plan: staging.Plan) -> tuple[list, list]:
         """Per stage, the names of the values it reads from other stages and of those it
-        hands on, and how many per-event values are handed on in all (outputs aside).
-        The first stage also computes the per-call values; the last one assembles the
-        outputs, so output elements computed before it are handed on too."""
-        handed, received = blocked.handoffs(g, live, var, stage, nstages)
-        needs = [[f"t{a}" for a in received[s]] for s in range(nstages)]
-        gives = [[f"t{a}" for a in handed[s]] for s in range(nstages)]
-        handed_on = sum(var[a] for values in received.values() for a in values)   # arrays
+        hands on.  The first stage also computes the per-call values; the last one assembles
+        the outputs, so output elements computed before it are handed on too."""
+        nstages, stage, var = plan.nstages, plan.stage, g.varying()
+        needs = [[f"t{a}" for a in plan.received[s]] for s in range(nstages)]
+        gives = [[f"t{a}" for a in plan.handed[s]] for s in range(nstages)]
         for o, targets in zip(g.outputs, self._output_names(g)):
             for target, n in zip(targets, o.nodes):
                 if var[n] and g.ops[n] is not INPUT and stage[n] != nstages - 1:
                     gives[stage[n]].append(target)
                     needs[-1].append(target)
-        return needs, gives, handed_on
+        return needs, gives
 
     def precision(self):
         """The context float64 kernels run in."""

@@ -10,7 +10,7 @@ import numba
 
 from .. import cost, ops
 from ..graph import Graph, Op, T
-from . import blocked
+from . import blocked, staging
 from .printer import Printer, PrintContext
 
 # numba's default "workqueue" threading layer runs one parallel region at a time per
@@ -62,7 +62,7 @@ class NumbaPrinter(Printer):
         g = ctx.graph
         if Op.CONTRACT in g.ops:
             return blocked.source(self, ctx, name)
-        size = blocked.body_size(g)
+        size = staging.body_size(g)
         if size >= self.columns_from and _compute_bound(g):
             return blocked.source(self, ctx, name, size=self.part_size, in_columns=True)
         if size > self.part_size:

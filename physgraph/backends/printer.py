@@ -22,6 +22,7 @@ from .. import cost, ops
 from ..errors import UnsupportedError
 from ..graph import CONST, INPUT, PARAM, Graph, Op, T
 from . import contract
+from .staging import Plan
 
 _loaded = count()
 
@@ -102,10 +103,11 @@ class Printer:
         preamble, bodies = self.staged_lines(ctx)
         return preamble, bodies[0]
 
-    def staged_lines(self, ctx: PrintContext, stage=None, nstages: int = 1) -> tuple[list, list]:
-        """(preamble, one body per stage): ``stage[i]`` is the event loop that computes
-        per-event node i (all in one loop when ``stage`` is None); per-call nodes go to the
-        preamble, output writes of inputs and per-call values to the last loop."""
+    def staged_lines(self, ctx: PrintContext, plan: Plan | None = None) -> tuple[list, list]:
+        """(preamble, one body per stage of ``plan``; one body when it is None): per-call
+        nodes go to the preamble, output writes of inputs and per-call values to the last
+        stage.  Handing values between stages is the caller's to print."""
+        stage, nstages = (None, 1) if plan is None else (plan.stage, plan.nstages)
         g = ctx.graph
         live, var = g.live(), g.varying()
         members = contract.groups(g, live, var)
