@@ -116,9 +116,9 @@ def test_body_is_cut_only_where_few_values_cross(monkeypatch, f, cut):
 
 @pytest.mark.parametrize("process", ["gg_tt", "uu_aaa"])
 def test_matrix_elements_stay_one_computation(process):
-    """Their cuts would hand on many arrays: cut, g g -> t t~ ran 4.3x slower (jax_.py)."""
-    from physgraph.bench import mem
-    k = pg.compile(mem.processes().build(process), backend="jax")
+    """Their cuts would hand on many arrays (benchmarks/README.md has what a cut cost)."""
+    from physgraph.physics import processes
+    k = pg.compile(processes.build(process), backend="jax")
     assert k.source.count("@jax.jit") == 1 and len(k.graph) > JaxPrinter.part_size
 
 
