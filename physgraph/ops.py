@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-BACKENDS = ("numpy", "numba", "jax", "cuda")
+BACKENDS = ("numpy", "numba", "jax", "cuda", "llvm")
 
 # type rules (``OpDef.result``): what a node's value type is, from its operands' types
 LEAF = "leaf"            # no operands (inputs and params are real; constants say their type)
@@ -72,8 +72,17 @@ def _call(name: str, arity: int) -> str:
     return f"{name}({', '.join(['{}'] * arity)})"
 
 
+def vector_call(name: str, arity: int = 1) -> Spelling:
+    """LLVM IR: a call of the vector function ``@pg.<name>.{m}`` on ``{t}`` operands.  The
+    llvm printer fills in the vector type ``{t}`` and its mangling ``{m}`` (``<4 x double>``,
+    ``v4f64``), and defines the function (``backends/vecmath.py``, keyed by ``imports``)."""
+    operands = ", ".join(["{t} {}"] * arity)
+    return Spelling(f"call {{t}} @pg.{name}.{{m}}({operands})", name)
+
+
 def calls(np_name: str | None, c_name: str | None, arity: int = 1) -> dict:
-    """A function that numpy (and numba, on scalars), jax.numpy and C all have."""
+    """A function that numpy (and numba, on scalars), jax.numpy and C all have (LLVM calls
+    its vector form of the C name)."""
     out = {}
     if np_name is not None:
         out |= {"numpy": Spelling(_call(f"np.{np_name}", arity)),
@@ -81,12 +90,16 @@ def calls(np_name: str | None, c_name: str | None, arity: int = 1) -> dict:
                 "jax": Spelling(_call(f"jnp.{np_name}", arity))}
     if c_name is not None:
         out["cuda"] = Spelling(_call(c_name, arity))
+        out["llvm"] = vector_call(c_name, arity)
     return out
 
 
-def infix(template: str, **other: str) -> dict:
-    """An operator every backend writes the same way, except those given by name."""
-    return {b: Spelling(other.get(b, template)) for b in BACKENDS}
+def infix(template: str, llvm: str | None, **other: str) -> dict:
+    """An operator every backend but LLVM writes the same way, except those given by name;
+    ``llvm`` is its LLVM IR instruction (``{t}``: the operands' vector type, ``{b}``: the
+    vector of booleans; None: no instruction, e.g. the complex parts, lowered for LLVM)."""
+    return {b: Spelling(other.get(b, template)) for b in BACKENDS if b != "llvm"} | \
+        {"llvm": llvm and Spelling(llvm)}
 
 
 def _libm(name: str, arity: int = 1) -> dict:
@@ -97,7 +110,7 @@ def _libm(name: str, arity: int = 1) -> dict:
                               f"({', '.join(['{}'] * arity)})", "import math"),
             "numba": Spelling(call, "import math"),
             "jax": Spelling(_call(f"jax.scipy.special.{name}", arity), "import jax.scipy.special"),
-            "cuda": Spelling(_call(name, arity))}
+            "cuda": Spelling(_call(name, arity)), "llvm": vector_call(name, arity)}
 
 
 def _per_element(fn: Callable) -> Callable:
@@ -199,27 +212,31 @@ TABLE = [
     OpDef("PARAM", 0, LEAF, partials=NO, cost=None),
     OpDef("CONST", 0, LEAF, partials=NO, cost=None),
     OpDef("ADD", 2, commutative=True, numeric=np.add, exact=lambda a, b: a + b,
-          partials=lambda b, w, a, k: b.one, cost="add", spellings=infix("{} + {}")),
+          partials=lambda b, w, a, k: b.one, cost="add",
+          spellings=infix("{} + {}", "fadd {t} {}, {}")),
     OpDef("SUB", 2, numeric=np.subtract, exact=lambda a, b: a - b,
           partials=lambda b, w, a, k: b.one if k == 0 else b.const(-1), cost="add",
-          spellings=infix("{} - {}")),
+          spellings=infix("{} - {}", "fsub {t} {}, {}")),
     OpDef("MUL", 2, commutative=True, numeric=np.multiply, exact=lambda a, b: a * b,
-          partials=lambda b, w, a, k: a[1 - k], cost="mul", spellings=infix("{} * {}")),
+          partials=lambda b, w, a, k: a[1 - k], cost="mul",
+          spellings=infix("{} * {}", "fmul {t} {}, {}")),
     OpDef("DIV", 2, numeric=np.divide, exact=lambda a, b: a / b if b != 0 else None,
           partials=lambda b, w, a, k: b.div(b.one, a[1]) if k == 0 else b.neg(b.div(w, a[1])),
-          cost="div", spellings=infix("{} / {}")),
+          cost="div", spellings=infix("{} / {}", "fdiv {t} {}, {}")),
     OpDef("NEG", numeric=np.negative, exact=lambda a: -a,
           partials=lambda b, w, a, k: b.const(-1), cost="add",
-          spellings=infix("-{}", cuda="-({})")),
+          spellings=infix("-{}", "fneg {t} {}", cuda="-({})")),
     # a * b + c: made by the fma pass for backends with a fused multiply-add
     OpDef("FMA", 3, numeric=lambda a, b, c: a * b + c, exact=lambda a, b, c: a * b + c,
           partials=lambda b, w, a, k: (a[1], a[0], b.one)[k], cost="fma",
-          spellings=infix("{} * {} + {}", cuda="fma({}, {}, {})")),
+          spellings=infix("{} * {} + {}", "call {t} @llvm.fma.{m}({t} {}, {t} {}, {t} {})",
+                          cuda="fma({}, {}, {})")),
     # x ** n, n an int attribute (the printers spell it with the attribute)
     OpDef("POWI", numeric=None, partials=_d_powi,
           spellings=dict.fromkeys(BACKENDS)),
     OpDef("POW", 2, numeric=np.power, partials=_d_pow, sympy="Pow",
-          spellings=infix("{} ** {}", cuda="pow({}, {})")),
+          spellings={**infix("{} ** {}", None, cuda="pow({}, {})"),
+                     "llvm": vector_call("pow", 2)}),
     OpDef("SQRT", numeric=np.sqrt, partials=lambda b, w, a, k: b.div(b.const(Fraction(1, 2)), w),
           sympy="sqrt", cost="sqrt", function="sqrt", ufunc="sqrt",
           spellings=calls("sqrt", "sqrt")),
@@ -227,7 +244,8 @@ TABLE = [
     OpDef("RSQRT", numeric=lambda x: 1.0 / np.sqrt(x),
           partials=lambda b, w, a, k: b.mul(b.const(Fraction(-1, 2)), b.div(w, a[0])),
           cost="sqrt", function="rsqrt",
-          spellings={**dict.fromkeys(("numpy", "numba", "jax")), "cuda": Spelling("rsqrt({})")}),
+          spellings={**dict.fromkeys(("numpy", "numba", "jax")), "cuda": Spelling("rsqrt({})"),
+                     "llvm": vector_call("rsqrt")}),
     OpDef("EXP", numeric=np.exp, partials=lambda b, w, a, k: w, sympy="exp", function="exp",
           ufunc="exp", spellings=calls("exp", "exp")),
     OpDef("LOG", numeric=np.log, partials=lambda b, w, a, k: b.div(b.one, a[0]), sympy="log",
@@ -280,35 +298,37 @@ TABLE = [
           sympy="Max", cost="other", function="maximum", ufunc="maximum",
           spellings=calls("maximum", "pg_max", 2)),
     OpDef("LT", 2, BOOL, real_only=True, numeric=np.less, partials=NO, sympy="StrictLessThan",
-          cost="other", spellings=infix("{} < {}")),
+          cost="other", spellings=infix("{} < {}", "fcmp olt {t} {}, {}")),
     OpDef("LE", 2, BOOL, real_only=True, numeric=np.less_equal, partials=NO, sympy="LessThan",
-          cost="other", spellings=infix("{} <= {}")),
+          cost="other", spellings=infix("{} <= {}", "fcmp ole {t} {}, {}")),
     OpDef("EQ", 2, BOOL, commutative=True, numeric=np.equal, partials=NO, sympy="Eq",
-          cost="other", spellings=infix("{} == {}")),
+          cost="other", spellings=infix("{} == {}", "fcmp oeq {t} {}, {}")),
     OpDef("NE", 2, BOOL, commutative=True, numeric=np.not_equal, partials=NO, sympy="Ne",
-          cost="other", spellings=infix("{} != {}")),
+          cost="other", spellings=infix("{} != {}", "fcmp une {t} {}, {}")),
     OpDef("AND", 2, LOGIC, commutative=True, numeric=np.logical_and, partials=NO, sympy="And",
           cost="other", spellings={**calls("logical_and", None, 2),
-                                   "numba": Spelling("{} and {}"), "cuda": Spelling("{} && {}")}),
+                                   "numba": Spelling("{} and {}"), "cuda": Spelling("{} && {}"),
+                                   "llvm": Spelling("and {b} {}, {}")}),
     OpDef("OR", 2, LOGIC, commutative=True, numeric=np.logical_or, partials=NO, sympy="Or",
           cost="other", spellings={**calls("logical_or", None, 2),
-                                   "numba": Spelling("{} or {}"), "cuda": Spelling("{} || {}")}),
+                                   "numba": Spelling("{} or {}"), "cuda": Spelling("{} || {}"),
+                                   "llvm": Spelling("or {b} {}, {}")}),
     OpDef("NOT", 1, LOGIC, numeric=np.logical_not, partials=NO, sympy="Not", cost="other",
           spellings={**calls("logical_not", None), "numba": Spelling("not {}"),
-                     "cuda": Spelling("!{}")}),
+                     "cuda": Spelling("!{}"), "llvm": Spelling("xor {b} {}, splat (i1 true)")}),
     # where(cond, a, b)
     OpDef("WHERE", 3, SELECT, numeric=_where, linear=SELECTING, cost="other", function="where",
           spellings={**calls("where", None, 3), "numba": Spelling("{1} if {0} else {2}"),
-                     "cuda": Spelling("{} ? {} : {}")}),
+                     "cuda": Spelling("{} ? {} : {}"), "llvm": None}),
     OpDef("RE", result=REAL, numeric=np.real, exact=lambda a: a,
           linear=(lambda b, w, a, t: b.re(t[0]), lambda b, w, a, ct: [ct]),
           sympy="re", cost=None, function="re",
-          spellings={**infix("{}.real"), "cuda": None}),
+          spellings={**infix("{}.real", None), "cuda": None}),
     OpDef("IM", result=REAL, numeric=np.imag, exact=lambda a: Fraction(0),
           linear=(lambda b, w, a, t: _complex_part(b, t[0]),
                   lambda b, w, a, ct: [b.mul(ct, b.const(1j))]),
           sympy="im", cost=None, function="im",
-          spellings={**infix("{}.imag"), "cuda": None}),
+          spellings={**infix("{}.imag", None), "cuda": None}),
     OpDef("CONJ", numeric=np.conj, exact=lambda a: a,
           linear=(lambda b, w, a, t: b.conj(t[0]), lambda b, w, a, ct: [b.conj(ct)]),
           sympy="conjugate", cost="add", function="conj", ufunc="conjugate",

@@ -254,18 +254,19 @@ def compile_all(exprs, **options) -> pg.Kernel:
 
 
 # ---- the properties --------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["numba", "llvm"])
 @given(exprs=expression_lists, seed=st.integers(0, 2 ** 32 - 1),
        opt_level=st.sampled_from([2, 0, 3, 1]))
-def test_numba_numpy_and_sympy_agree(exprs, seed, opt_level):
+def test_compiled_numpy_and_sympy_agree(backend, exprs, seed, opt_level):
     """Several random expressions per kernel: one numba compile (~1-3 s) per example."""
     arrays = points(seed)
     expected, scale, keep = reference(exprs, arrays)
-    numba_k = compile_all(exprs, backend="numba", opt_level=opt_level)
-    numpy_k = numba_k.with_backend("numpy")
-    got_numba, got_numpy = numba_k(*arrays), numpy_k(*arrays)
-    assert_agrees(got_numba, exprs, expected, scale, keep, f"numba opt_level {opt_level}")
+    compiled = compile_all(exprs, backend=backend, opt_level=opt_level)
+    numpy_k = compiled.with_backend("numpy")
+    got, got_numpy = compiled(*arrays), numpy_k(*arrays)
+    assert_agrees(got, exprs, expected, scale, keep, f"{backend} opt_level {opt_level}")
     assert_agrees(got_numpy, exprs, expected, scale, keep, f"numpy opt_level {opt_level}")
-    assert_agrees(got_numba, exprs, got_numpy, scale, keep, "numba vs numpy")
+    assert_agrees(got, exprs, got_numpy, scale, keep, f"{backend} vs numpy")
 
 
 @settings(max_examples=4 * settings().max_examples)
@@ -293,7 +294,7 @@ def test_to_sympy_export_agrees(exprs, seed):
                   "to_sympy")
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba", "jax", "cuda"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", "jax", "cuda", "llvm"])
 @settings(max_examples=3)
 @given(exprs=expression_lists, seed=st.integers(0, 2 ** 32 - 1))
 def test_every_backend_agrees_through_a_warm_cache(backend, exprs, seed, tmp_path_factory):

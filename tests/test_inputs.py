@@ -9,7 +9,7 @@ import physgraph as pg
 
 from helpers import assert_close
 
-BACKENDS = ["numpy", "numba"]
+BACKENDS = ["numpy", "numba", "llvm"]
 
 
 @pg.compile(backend="numpy")

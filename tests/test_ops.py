@@ -126,7 +126,7 @@ def _traced(name: str):
 
 
 @pytest.mark.parametrize("dtype, rtol", [("float64", 4e-15), ("float32", 2e-6)])
-@pytest.mark.parametrize("backend", ["numpy", "numba", "jax", "cuda"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", "jax", "cuda", "llvm"])
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_new_ops_agree_with_scipy_on_every_backend(name, backend, dtype, rtol, rng):
     with np.errstate(over="ignore"):             # 1e300 is inf in float32, as meant

@@ -7,7 +7,7 @@ import pytest
 import physgraph as pg
 
 
-@pytest.mark.parametrize("backend", ["numba", "numpy", "jax"])
+@pytest.mark.parametrize("backend", ["numba", "numpy", "jax", "llvm"])
 def test_four_threads_one_kernel(backend):
     if backend == "jax":
         pytest.importorskip("jax")

@@ -4,12 +4,13 @@ from __future__ import annotations
 from ..errors import UnsupportedError
 from .cuda import CudaPrinter
 from .jax_ import JaxPrinter
+from .llvm import LlvmPrinter
 from .numba_ import NumbaPrinter
 from .numpy_ import NumpyPrinter
 from .printer import Printer
 
 BACKENDS: dict[str, type[Printer]] = {"numpy": NumpyPrinter, "numba": NumbaPrinter,
-                                      "jax": JaxPrinter, "cuda": CudaPrinter}
+                                      "jax": JaxPrinter, "cuda": CudaPrinter, "llvm": LlvmPrinter}
 
 
 def printer_for(name: str) -> type[Printer]:

@@ -1,0 +1,265 @@
+"""The LLVM backend: LLVM IR text that computes W events at once on ``<W x double>`` vectors,
+compiled with llvmlite for the host CPU and called through ctypes.
+
+Vectorization is by construction: every node is one vector instruction over W events (W = 4
+doubles with AVX2, 8 with AVX-512, twice as many floats), so nothing depends on an
+auto-vectorizer.  The kernel ``void kernel(i64 lo, i64 hi, ptr args)`` runs events
+``[lo, hi)``, ``hi - lo >= W``; ``args`` is an array of 64-bit slots, per argument of the
+signature and then per output: its pointer and its strides in elements (a scalar param: a
+pointer to it).  Inputs are read where they are, lane by lane, so strided and broadcast
+views need no copy.  The last vector of a range is moved back to end at ``hi``: it computes
+a few events twice and writes the same values, which saves a second, masked copy of the
+body (``Kernel`` refuses outputs that overlap inputs, so the recomputed events read what
+they read the first time).  Per-call values are computed once, before the event loop.
+
+The pipeline lowers complex values to pairs of reals for this backend (``real_only``);
+a complex output is written as its two parts.  The loader (``llvm_run``) splits the events
+across threads, each a ctypes call that releases the GIL.
+"""
+from __future__ import annotations
+
+import re
+import struct
+
+import numpy as np
+
+from ..errors import UnsupportedError
+from .. import ops
+from ..graph import Graph, Op, T
+from . import llvm_run, vecmath
+from .printer import Printer, PrintContext
+
+# LLVM IR instructions that take fast-math flags (``fastmath=True``)
+_FLOAT_OPS = re.compile(r"^(fadd|fsub|fmul|fdiv|fneg|fcmp|call) ")
+
+
+class LlvmPrinter(Printer):
+    name = "llvm"
+    has_fma = True
+    real_only = True
+    comment = ";"
+    suffix = ".ll"
+    spelling = ops.spellings("llvm")
+
+    def __init__(self, dtype: str = "float64", fastmath: bool = False, **options):
+        super().__init__(dtype, fastmath, **options)
+        scalar = "double" if dtype == "float64" else "float"
+        bits = llvm_run.vector_bits()
+        self.vector = vecmath.Vector(scalar, bits // (64 if dtype == "float64" else 32))
+        self.bools = f"<{self.vector.width} x i1>"
+        # the op table's {t}, {m}, {b} for this vector type, filled in once
+        typed = {"{t}": self.vector.type, "{m}": self.vector.mangling, "{b}": self.bools}
+        self.spelling = {op: ops.Spelling(_fill(s.template, typed, fastmath), s.imports)
+                         for op, s in self.spelling.items()}
+
+    # ---- values ----------------------------------------------------------------------------
+    def literal(self, value) -> str:
+        if isinstance(value, bool):
+            return f"splat (i1 {'true' if value else 'false'})"
+        if isinstance(value, complex):
+            return "complex"   # only an output's value: store() writes its parts
+        return f"splat ({self.vector.scalar} {_hex(float(value), self.vector.scalar)})"
+
+    def read(self, ctx: PrintContext, i: int) -> str:
+        return f"%{'p' if ctx.graph.ops[i] is Op.PARAM else 'x'}{i}"
+
+    def write(self, out: str, index: tuple) -> str:
+        return "_".join(map(str, index))
+
+    def expr(self, g: Graph, i: int, names: list) -> str:
+        if any(g.ops[a] is Op.CONST and isinstance(g.attrs[a], complex) for a in g.args[i]):
+            raise UnsupportedError("a complex constant reached the LLVM printer as an operand")
+        return super().expr(g, i, _Operands(names))
+
+    def _print_POWI(self, g: Graph, i: int, args: list) -> str:
+        t, m = self.vector.type, self.vector.mangling
+        return f"call {t} @llvm.powi.{m}.i32({t} {args[0]}, i32 {g.attrs[i]})"
+
+    def _print_WHERE(self, g: Graph, i: int, args: list) -> str:
+        t = self.bools if g.types[i] is T.BOOL else self.vector.type
+        return f"select {self.bools} {args[0]}, {t} {args[1]}, {t} {args[2]}"
+
+    def _print_COMPLEX(self, g: Graph, i: int, args: list) -> str:
+        return ""                # no complex type: store() writes the two parts
+
+    def assign(self, g: Graph, i: int, expr: str) -> str | None:
+        if g.ops[i] is Op.COMPLEX:
+            return None
+        return f"%t{i} = {expr}"
+
+    def store(self, ctx: PrintContext, node: int, target: str, names: list,
+              k: int) -> list[str]:
+        g, out, s = ctx.graph, f"%o{k}", self.vector.scalar
+        name = f"{out}_{target}"
+        index = tuple(int(d) for d in target.split("_") if d)
+        lines = _offset(f"{name}.c", out, index, 1) + [f"{name}.o = add i64 {out}.r, {name}.c"]
+        if ctx.out_types[k] is T.BOOL:        # numpy's bools are bytes
+            lines.append(f"{name}.z = zext {self.bools} {_ref(names[node])} to "
+                         f"<{self.vector.width} x i8>")
+            return lines + self._lanes(name, out, "i8", f"{name}.z", f"{name}.o")
+        if ctx.out_types[k] is not T.COMPLEX:
+            return lines + self._lanes(name, out, s, _ref(names[node]), f"{name}.o")
+        if g.ops[node] is Op.COMPLEX:
+            re, im = (_ref(names[a]) for a in g.args[node])
+        elif g.ops[node] is Op.CONST and isinstance(g.attrs[node], complex):
+            re, im = self.literal(g.attrs[node].real), self.literal(g.attrs[node].imag)
+        else:
+            re, im = _ref(names[node]), self.literal(0.0)
+        # the imaginary part is the element after the real one
+        return lines + self._lanes(f"{name}.re", out, s, re, f"{name}.o") + \
+            [f"{name}.o1 = add i64 {name}.o, 1"] + \
+            self._lanes(f"{name}.im", out, s, im, f"{name}.o1")
+
+    def _lanes(self, name: str, array: str, scalar: str, value: str, offset: str) -> list[str]:
+        """Stores lane l of ``value`` at element ``offset`` + l * (event stride) of ``array``."""
+        lanes = f"<{self.vector.width} x {scalar}>"
+        lines = [f"{name}.b = getelementptr {scalar}, ptr {array}, i64 {offset}"]
+        for lane in range(self.vector.width):
+            lines += [f"{name}.e{lane} = extractelement {lanes} {value}, i32 {lane}",
+                      f"{name}.p{lane} = getelementptr {scalar}, ptr {name}.b, "
+                      f"i64 {array}.l{lane}",
+                      f"store {scalar} {name}.e{lane}, ptr {name}.p{lane}"]
+        return lines
+
+    # ---- the kernel ------------------------------------------------------------------------
+    def imports(self, g: Graph) -> list[str]:
+        """The definitions of the vector functions the live ops call."""
+        return [line for name in super().imports(g)
+                for line in vecmath.definition(name, self.vector)]
+
+    def kernel_source(self, ctx: PrintContext, name: str) -> str:
+        g = ctx.graph
+        preamble, body = self.lines(ctx)
+        roles = " ".join("scalar" if a.role == "param" and not a.shape else a.role
+                         for a in g.signature)
+        w, s = self.vector.width, self.vector.scalar
+        entry = self._arguments(ctx) + self._params(ctx) + preamble
+        loop = [f"%i0 = phi i64 [ %lo, %entry ], [ %next, %loop ]",
+                # the last vector ends at hi: a few events are computed twice
+                f"%i = call i64 @llvm.smin.i64(i64 %i0, i64 %last)",
+                *self._rows(ctx), *self._inputs(ctx), *body,
+                f"%next = add i64 %i0, {w}", "%more = icmp slt i64 %next, %hi",
+                "br i1 %more, label %loop, label %exit"]
+        ind = self.indent
+        return "\n".join([
+            self.header(g, name), f"; roles: {roles}", f"; vector: {w} x {s}", "",
+            "define void @kernel(i64 %lo, i64 %hi, ptr noalias nocapture readonly %args) "
+            "nounwind {", "entry:", *(ind + line for line in entry),
+            f"{ind}%last = sub i64 %hi, {w}", f"{ind}br label %loop", "loop:",
+            *(ind + line for line in loop), "exit:", f"{ind}ret void", "}", ""])
+
+    def _arguments(self, ctx: PrintContext) -> list[str]:
+        """Entry lines: each argument's and output's pointer and strides from ``args``, and
+        each stride times each lane."""
+        g = ctx.graph
+        arrays = [(f"%a{pos}", a.role, len(a.shape)) for pos, a in enumerate(g.signature)]
+        arrays += [(f"%o{k}", "output", len(o.shape)) for k, o in enumerate(g.outputs)]
+        lines, slot = [], 0
+        for name, role, dims in arrays:
+            lines += [f"{name}.q = getelementptr i64, ptr %args, i64 {slot}",
+                      f"{name} = load ptr, ptr {name}.q"]
+            slot += 1
+            if role == "scalar" or (role == "param" and dims == 0):
+                continue
+            for d in range(dims + (role != "param")):
+                lines += [f"{name}.q{d} = getelementptr i64, ptr %args, i64 {slot}",
+                          f"{name}.s{d} = load i64, ptr {name}.q{d}"]
+                slot += 1
+            if role != "param":
+                lines += [f"{name}.l{lane} = mul i64 {lane}, {name}.s0"
+                          for lane in range(self.vector.width)]
+        return lines
+
+    def _params(self, ctx: PrintContext) -> list[str]:
+        """Entry lines: each live param element, loaded and splat to a vector."""
+        g, live = ctx.graph, ctx.graph.live()
+        s, t, w = self.vector.scalar, self.vector.type, self.vector.width
+        lines = []
+        for i in range(len(g)):
+            if not live[i] or g.ops[i] is not Op.PARAM:
+                continue
+            pos, idx = g.attrs[i]
+            lines += _offset(f"%p{i}.c", f"%a{pos}", idx, 0)
+            lines += [f"%p{i}.a = getelementptr {s}, ptr %a{pos}, i64 %p{i}.c",
+                      f"%p{i}.s = load {s}, ptr %p{i}.a",
+                      f"%p{i}.v = insertelement {t} poison, {s} %p{i}.s, i32 0",
+                      f"%p{i} = shufflevector {t} %p{i}.v, {t} poison, <{w} x i32> "
+                      "zeroinitializer"]
+        return lines
+
+    def _rows(self, ctx: PrintContext) -> list[str]:
+        """Loop lines: the offset of event i in each input and output."""
+        g = ctx.graph
+        lines = [f"%a{pos}.r = mul i64 %i, %a{pos}.s0"
+                 for pos, a in enumerate(g.signature) if a.role == "input"]
+        return lines + [f"%o{k}.r = mul i64 %i, %o{k}.s0" for k in range(len(g.outputs))]
+
+    def _inputs(self, ctx: PrintContext) -> list[str]:
+        """Loop lines: each live input element of W events, lane by lane."""
+        g, live = ctx.graph, ctx.graph.live()
+        s, t = self.vector.scalar, self.vector.type
+        lines = []
+        for i in range(len(g)):
+            if not live[i] or g.ops[i] is not Op.INPUT:
+                continue
+            pos, idx = g.attrs[i]
+            a, x = f"%a{pos}", f"%x{i}"
+            lines += _offset(f"{x}.c", a, idx, 1)
+            lines += [f"{x}.o = add i64 {a}.r, {x}.c",
+                      f"{x}.b = getelementptr {s}, ptr {a}, i64 {x}.o"]
+            last = "poison"
+            for lane in range(self.vector.width):
+                name = x if lane == self.vector.width - 1 else f"{x}.v{lane}"
+                lines += [f"{x}.p{lane} = getelementptr {s}, ptr {x}.b, i64 {a}.l{lane}",
+                          f"{x}.e{lane} = load {s}, ptr {x}.p{lane}",
+                          f"{name} = insertelement {t} {last}, {s} {x}.e{lane}, i32 {lane}"]
+                last = name
+        return lines
+
+    # ---- running ---------------------------------------------------------------------------
+    def load(self, source: str, name: str = "kernel", path: str | None = None):
+        return llvm_run.load(source)
+
+    def run(self, fn, n: int, arrays: list, outs: list) -> None:
+        llvm_run.run(fn, n, arrays, outs)
+
+
+def _offset(name: str, array: str, index: tuple, first: int) -> list[str]:
+    """Lines that define ``name`` as the offset of element ``index`` within one event (or
+    one param): the sum of index[d] * stride[d + first], strides named ``<array>.s<d>``.
+    The offsets are loop-invariant: LLVM hoists them out of the event loop."""
+    total, lines = "0", []
+    for d, k in enumerate(index, first):
+        if k:
+            lines += [f"{name}.m{d} = mul i64 {k}, {array}.s{d}",
+                      f"{name}.a{d} = add i64 {total}, {name}.m{d}"]
+            total = f"{name}.a{d}"
+    return lines + [f"{name} = add i64 {total}, 0"]
+
+
+def _fill(template: str, typed: dict, fastmath: bool) -> str:
+    for key, value in typed.items():
+        template = template.replace(key, value)
+    return _FLOAT_OPS.sub(r"\1 fast ", template) if fastmath else template
+
+
+def _ref(name: str) -> str:
+    """An operand: SSA temporaries are named ``t<id>`` by the shared printer."""
+    return f"%{name}" if name.startswith("t") else name
+
+
+class _Operands:
+    """The shared printer's names of nodes, read as LLVM operands."""
+
+    def __init__(self, names: list):
+        self.names = names
+
+    def __getitem__(self, i: int) -> str:
+        return _ref(self.names[i])
+
+
+def _hex(value: float, scalar: str) -> str:
+    """An exact LLVM constant: a double's bits (a float's value, widened, for float)."""
+    if scalar == "float":
+        value = float(np.float32(value))
+    return "0x" + struct.pack(">d", value).hex().upper()

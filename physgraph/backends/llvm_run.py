@@ -1,0 +1,136 @@
+"""Compiling and running the LLVM backend's kernels: llvmlite's MCJIT for the host CPU and
+its features, a ctypes call per range of events (ctypes releases the GIL), the events
+split across threads.
+
+A loaded kernel reads what it needs from its source (``; roles:`` and ``; vector:`` lines),
+so a source from the on-disk cache loads without being printed again.
+"""
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import vecmath
+
+OPT_LEVEL = 2            # LLVM's -O2: the body is straight-line code, O3 adds little
+MIN_EVENTS_PER_THREAD = 4096   # below this a thread costs more than it computes
+
+_KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
+_INIT_LOCK = threading.Lock()
+
+
+@functools.cache
+def _llvm():
+    """llvmlite's binding, initialized for the host target (once per process)."""
+    import llvmlite.binding as llvm
+    with _INIT_LOCK:
+        llvm.initialize_native_target()
+        llvm.initialize_native_asmprinter()
+    return llvm
+
+
+def _target_machine():
+    """A new one per kernel: the execution engine takes ownership of it."""
+    llvm = _llvm()
+    target = llvm.Target.from_default_triple()
+    return target.create_target_machine(cpu=llvm.get_host_cpu_name(),
+                                        features=llvm.get_host_cpu_features().flatten(),
+                                        opt=OPT_LEVEL, jit=True)
+
+
+@functools.cache
+def vector_bits() -> int:
+    """The widest vector register of the host: 512 (AVX-512), 256 (AVX) or 128 bits."""
+    features = _llvm().get_host_cpu_features()
+    if features.get("avx512f"):
+        return 512
+    return 256 if features.get("avx") else 128
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A compiled kernel: its entry point and what calling it needs to know."""
+    function: object           # the ctypes function (lo, hi, args)
+    roles: tuple               # "input", "param" or "scalar" per signature argument
+    width: int                 # events per vector
+    engine: object             # keeps the machine code alive
+
+
+def load(source: str) -> Loaded:
+    llvm = _llvm()
+    vecmath.libmvec()               # its symbols must be loaded before MCJIT links
+    module = llvm.parse_assembly(source)
+    module.verify()
+    tm = _target_machine()
+    builder = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(OPT_LEVEL))
+    builder.getModulePassManager().run(module, builder)
+    engine = llvm.create_mcjit_compiler(module, tm)
+    engine.finalize_object()
+    function = _KERNEL(engine.get_function_address("kernel"))
+    roles = tuple(re.search(r"^; roles: ?(.*)$", source, re.M).group(1).split())
+    width = int(re.search(r"^; vector: (\d+) x", source, re.M).group(1))
+    return Loaded(function, roles, width, engine)
+
+
+def threads() -> int:
+    """Worker threads: ``NUMBA_NUM_THREADS`` as numba counts them, else one per core."""
+    return int(os.environ.get("NUMBA_NUM_THREADS") or os.cpu_count() or 1)
+
+
+@functools.cache
+def _pool(count: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(count, thread_name_prefix="physgraph-llvm")
+
+
+def run(fn: Loaded, n: int, arrays: list, outs: list) -> None:
+    if n == 0:
+        return
+    if n < fn.width:            # the kernel takes at least one full vector of events
+        _run_padded(fn, n, arrays, outs)
+        return
+    keep = [np.asarray(x) for x in arrays]        # scalars as 0-d arrays, alive till done
+    slots = np.array(_slots(keep, outs), dtype=np.int64)
+    address = slots.ctypes.data
+    count = max(1, min(threads(), n // MIN_EVENTS_PER_THREAD))
+    bounds = [n * k // count for k in range(count + 1)]
+    if count == 1:
+        fn.function(0, n, address)
+        return
+    pool = _pool(count - 1)
+    futures = [pool.submit(fn.function, bounds[k], bounds[k + 1], address)
+               for k in range(1, count)]
+    fn.function(bounds[0], bounds[1], address)
+    for f in futures:
+        f.result()
+
+
+def _slots(arrays: list, outs: list) -> list[int]:
+    """The kernel's ``args``: per array its address and its strides in elements (a complex
+    output in elements of its real parts)."""
+    slots = []
+    for x in arrays:
+        slots.append(x.ctypes.data)
+        if x.ndim:
+            slots += [s // x.itemsize for s in x.strides]
+    for o in outs:
+        part = o.real if o.dtype.kind == "c" else o
+        slots.append(o.ctypes.data)
+        slots += [s // part.itemsize for s in o.strides]
+    return slots
+
+
+def _run_padded(fn: Loaded, n: int, arrays: list, outs: list) -> None:
+    """Fewer events than a vector: the last event repeated to fill one, outputs copied back."""
+    rows = np.minimum(np.arange(fn.width), n - 1)
+    padded = [x[rows] if role == "input" else x for role, x in zip(fn.roles, arrays)]
+    tmp = [np.empty((fn.width, *o.shape[1:]), o.dtype) for o in outs]
+    run(fn, fn.width, padded, tmp)
+    for o, t in zip(outs, tmp):
+        o[...] = t[:n]

@@ -1,0 +1,119 @@
+"""The LLVM backend: vectors of W events, the tail, threads, complex and bool outputs,
+float32, params, out=, and every vector math function against numpy."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import physgraph as pg
+from physgraph.backends import llvm_run, vecmath
+
+from helpers import assert_close
+
+
+@pg.compile(backend="llvm")
+def mixed(x, p: pg.Vec4, m: pg.Param[2, 2], a: pg.Param):
+    z = pg.exp(x * pg.I) * a                    # complex, lowered to its two parts
+    return z, x < p.E, m[1, 0] * p.m2 + m[0, 1] * a, pg.exp(pg.I * a)
+
+
+def expected_mixed(x, p, m, a):
+    m2 = p[:, 0] ** 2 - (p[:, 1:] ** 2).sum(axis=1)
+    return (np.exp(1j * x) * a, x < p[:, 0], m[1, 0] * m2 + m[0, 1] * a,
+            np.full(len(x), np.exp(1j * a)))
+
+
+# around the vector width (the last vector overlaps) and the threads' split
+@pytest.mark.parametrize("n", [0, 1, 3, 4, 5, 7, 8, 9, 31, 8191, 8192, 8193, 20_011])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_every_event_right_at_any_count(n, dtype, rng):
+    k = mixed.with_backend("llvm", dtype=dtype)
+    x, p = rng.normal(size=n), rng.normal(size=(n, 4))
+    m = rng.normal(size=(2, 2))
+    got = k(x, p, m, a=0.3)
+    tol = 1e-14 if dtype == "float64" else 2e-6
+    assert [o.dtype.kind for o in got] == ["c", "b", "f", "c"]
+    for g, want in zip(got, expected_mixed(x, p, m, 0.3)):
+        assert g.shape == (n,)
+        assert_close(g, want, rtol=tol, atol=tol)
+
+
+def test_threads_split_events(monkeypatch, rng):
+    """Four threads on a count that does not divide: every event once, none skipped."""
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "4")
+    x, p = rng.normal(size=50_001), rng.normal(size=(50_001, 4))
+    got = mixed(x, p, np.eye(2), a=2.0)
+    for g, want in zip(got, expected_mixed(x, p, np.eye(2), 2.0)):
+        assert_close(g, want, rtol=1e-14, atol=1e-14)
+
+
+def test_out_is_written_in_place(rng):
+    x, p = rng.normal(size=1001), rng.normal(size=(1001, 4))
+    out = (np.empty(1001, complex), np.empty(1001, bool), np.empty(1001), np.empty(1001, complex))
+    got = mixed(x, p, np.eye(2), a=1.5, out=out)
+    assert all(g is o for g, o in zip(got, out))
+    assert_close(out[2], expected_mixed(x, p, np.eye(2), 1.5)[2], rtol=1e-14, atol=1e-14)
+
+
+def test_strided_outputs_are_written_through_their_strides(rng):
+    x, p = rng.normal(size=40), rng.normal(size=(40, 4))
+    outs = [np.zeros((40, 3), t)[:, 1] for t in (complex, bool, float, complex)]
+    mixed(x, p, np.eye(2), a=0.5, out=outs)
+    for g, want in zip(outs, expected_mixed(x, p, np.eye(2), 0.5)):
+        assert_close(g, want, rtol=1e-14, atol=1e-14)
+
+
+def test_source_is_vector_ir_with_per_call_values_before_the_loop():
+    k = _per_call
+    width = llvm_run.vector_bits() // 64
+    entry, loop = k.source.split("\nloop:\n")
+    assert f"<{width} x double>" in loop
+    assert "@pg.tanh" in entry.split("entry:")[1] and "@pg.tanh" not in loop
+
+
+@pg.compile(backend="llvm")
+def _per_call(x, a: pg.Param):
+    return x * pg.tanh(a)
+
+
+FUNCTIONS = {   # name -> (numpy reference, domain sampled)
+    "exp": (np.exp, (-700, 700)), "log": (np.log, (1e-300, 1e300)),
+    "sin": (np.sin, (-1e4, 1e4)), "cos": (np.cos, (-1e4, 1e4)), "tan": (np.tan, (-10, 10)),
+    "asin": (np.arcsin, (-1, 1)), "acos": (np.arccos, (-1, 1)), "atan": (np.arctan, (-1e5, 1e5)),
+    "sinh": (np.sinh, (-700, 700)), "cosh": (np.cosh, (-700, 700)),
+    "tanh": (np.tanh, (-20, 20)), "asinh": (np.arcsinh, (-1e5, 1e5)),
+    "acosh": (np.arccosh, (1, 1e5)), "atanh": (np.arctanh, (-1, 1)),
+    "log1p": (np.log1p, (-0.999, 1e5)), "expm1": (np.expm1, (-50, 700)),
+    "sqrt": (np.sqrt, (0, 1e300)), "rsqrt": (lambda x: 1 / np.sqrt(x), (1e-300, 1e300)),
+    "abs": (np.abs, (-1e3, 1e3)),
+}
+
+
+@pytest.mark.parametrize("per_lane", [False, True])
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_vector_math_agrees_with_numpy(name, per_lane, monkeypatch, rng):
+    """libmvec's functions (and, with ``per_lane``, libm's, as where libmvec is missing)."""
+    if per_lane:
+        monkeypatch.setattr(vecmath, "libmvec_name", lambda name, vec: None)
+    reference, (lo, hi) = FUNCTIONS[name]
+    x = rng.uniform(lo, hi, 4001)
+    k = pg.compile(lambda x: getattr(pg, name)(x), backend="llvm", name=f"{name}{per_lane}")
+    assert ("_ZGV" in k.source) is (not per_lane and name not in ("sqrt", "rsqrt", "abs"))
+    with np.errstate(all="ignore"):
+        assert_close(k(x), reference(x), rtol=4e-15, atol=0)
+
+
+@pytest.mark.parametrize("name, reference", [("atan2", np.arctan2), ("pow", np.power),
+                                             ("hypot", np.hypot)])
+def test_two_argument_functions_agree_with_numpy(name, reference, rng):
+    x, y = rng.uniform(0.01, 20, 2001), rng.uniform(-20, 20, 2001)
+    k = pg.compile(lambda x, y: x ** y if name == "pow" else getattr(pg, name)(x, y),
+                   backend="llvm", name=name)
+    assert_close(k(x, y), reference(x, y), rtol=4e-15, atol=0)
+
+
+def test_fastmath_compiles_with_fast_flags(rng):
+    k = pg.compile(lambda x, y: x * y + x / y, backend="llvm", fastmath=True)
+    assert " fast " in k.source
+    x, y = rng.uniform(1, 2, 100), rng.uniform(1, 2, 100)
+    assert_close(k(x, y), x * y + x / y, rtol=1e-14, atol=0)
