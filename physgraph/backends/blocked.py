@@ -19,9 +19,8 @@ block's scratch in L2.
 The product is a small numba loop nest (``product`` below), not a BLAS call: a BLAS call
 inside the parallel block loop starts its own threads under numba's (oversubscribing the
 cores; OpenBLAS also warns of a possible hang under OpenMP).  Its innermost loop runs over
-contiguous output rows, which LLVM vectorizes; on a block that stays in L2 it ran at
-~24 GFLOP/s per core in float32 on the 2-core development machine, on par with a
-single-threaded sgemm on the same block.  A product whose vector is an input argument as
+contiguous output rows, which LLVM vectorizes; on a block that stays in L2 it keeps up
+with a single-threaded sgemm on the same block (benchmarks/README.md).  A product whose vector is an input argument as
 it is reads the input's rows in place.
 """
 from __future__ import annotations

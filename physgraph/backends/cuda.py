@@ -8,10 +8,9 @@ inputs are copied to the device and back, CuPy inputs are used in place.
 A body longer than ``part_size`` nodes becomes one kernel per stage, launched in turn on
 one stream, with the per-event values a later stage reads handed on in a global scratch
 array (``PG_SCRATCH`` values per event, one contiguous column per value).  ptxas takes the
-whole kernel at once, calls included, and its time grows faster than the kernel: nvcc
-took 24 s on the traced random function of ``benchmarks/scaling.py`` at 8629 nodes as one
-kernel, 9 s as 9 kernels; at 26157 nodes 93 s as ``__noinline__`` functions of one
-kernel, 26 s as 27 kernels (about 1 ms per node from 737 nodes up).
+whole kernel at once, calls included (``__noinline__`` device functions do not help), and
+its time grows faster than the kernel; as separate kernels it stays linear in the body
+(benchmarks/README.md, "Why long bodies are cut").
 
 The same source also builds as host C++ (``-DPHYSGRAPH_HOST``: a thin macro layer turns the
 CUDA qualifiers into nothing and the grid into one thread), which is how machines without a

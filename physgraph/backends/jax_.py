@@ -6,19 +6,14 @@ under ``jax.grad``.  Float64 kernels run inside ``jax.enable_x64(True)`` (a cont
 user's global setting is left as it is); JAX is imported only when a kernel is loaded.
 
 XLA's fusion copies cheap shared producers into each of their consumers.  On a body with
-heavy local reuse (the traced random function of ``benchmarks/scaling.py``, each value
-read by later ones up to 64 nodes on) that makes compile time and run time grow faster
-than the body: at 2561 nodes XLA compiled for 92 s and ran 2*10^5 events in 13 s, with 2 GB
-of memory, on the 2-core development machine (one core busy elsewhere).  A body longer
-than ``part_size`` nodes is therefore cut, in creation order, into stages jitted one by
-one; ``kernel`` calls them in turn, handing on the values later stages read.  Cut in 7,
-the same body compiled in 16 s and ran in 0.95 s.  The values handed on are whole arrays
-in memory, which a matrix element pays for dearly, so the body is cut only where few
-cross the cuts (``max_handed_on`` per node; per-call scalars not counted): the random
-function hands on 0.10, g g -> t t~ 0.137 (cut, it ran 4.3x slower), u u~ -> 3 photons
-0.25 (7x slower), g g -> t t~ g 0.41, and those three compile uncut in 0.5 s, 1.4 s and
-59 s.  (Under an outer ``jax.jit``, ``as_jax`` inside it, XLA inlines the stages and
-compiles the body as one.)
+heavy local reuse that makes compile time and run time grow faster than the body, so a
+body longer than ``part_size`` nodes is cut, in creation order, into stages jitted one by
+one; ``kernel`` calls them in turn, handing on the values later stages read.  The values
+handed on are whole arrays in memory, which a matrix element pays for dearly, so the body
+is cut only where few cross the cuts (``max_handed_on`` per node; per-call scalars not
+counted).  Both thresholds come from measurements, in benchmarks/README.md ("Why long
+bodies are cut").  (Under an outer ``jax.jit``, ``as_jax`` inside it, XLA inlines the
+stages and compiles the body as one.)
 """
 from __future__ import annotations
 

@@ -116,9 +116,8 @@ class NumbaPrinter(Printer):
 
 
 # flops per input or output element at and above which a kernel runs in columns: the copies
-# in and out of a block's columns then cost less than vectorizing the arithmetic saves (on
-# the 2-core EPYC, a Kalman update at 5 flops per element ran 2x slower in columns, matrix
-# elements at 60-100 flops per element 3-4x faster)
+# in and out of a block's columns then cost less than vectorizing the arithmetic saves
+# (a memory-bound Kalman update loses, matrix elements win: benchmarks/README.md)
 COLUMNS_FROM_INTENSITY = 8
 
 

@@ -19,8 +19,8 @@ from .impls import Implementation, Prepared
 from .workloads import Arrays, Workload, register
 
 FILTERPY_TRACKS = 200        # filterpy runs ~100 tracks/s: timed on this many
-# XLA on the 2-core CPU did not finish its first call on 10^5 tracks in minutes (2 s for
-# 2*10^4 once compiled): the JAX peer is timed on this many, like filterpy
+# XLA's first call on 10^5 tracks takes minutes (its compile grows with the scan's
+# unrolled body): the JAX peer is timed on this many, like filterpy
 JAX_TRACKS = 20_000
 TELESCOPE = telescope.Telescope()
 

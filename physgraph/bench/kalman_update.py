@@ -90,8 +90,8 @@ WORKLOAD = register(Workload(
     name="kalman-update",
     description="Kalman measurement update: 5-parameter track state, 2-D measurement",
     build=build, generate=generate, reference=reference, handwritten=handwritten,
-    # 528 bytes an event: 5*10^5 events (264 MB) are 2.5x the development machine's 105 MB
-    # L3, so the default run measures memory, not cache, and with every peer's cold compile
-    # it still ends well inside two minutes.  The committed results use --events 1000000.
+    # 528 bytes an event: 5*10^5 events (264 MB) are larger than a server's L3, so the
+    # default run measures memory, not cache, and with every peer's cold compile it still
+    # ends inside two minutes.  The committed results use --events 1000000.
     default_events=500_000,
 ))
