@@ -7,6 +7,7 @@ import pytest
 
 import physgraph as pg
 from physgraph.backends import llvm_run, vecmath
+from physgraph.backends.llvm import LlvmPrinter
 
 from helpers import assert_close
 
@@ -36,6 +37,29 @@ def test_every_event_right_at_any_count(n, dtype, rng):
     for g, want in zip(got, expected_mixed(x, p, m, 0.3)):
         assert g.shape == (n,)
         assert_close(g, want, rtol=tol, atol=tol)
+
+
+@pg.compile(backend="numpy")
+def _long(x, y, a: pg.Param):
+    big = x > y                                  # a bool crossing the stages
+    u = pg.where(big, x, y) * a
+    for k in range(6):
+        u = pg.sin(u) * x + pg.cos(y * u) - k
+    return pg.where(big, u, -u), u * y
+
+
+@pytest.mark.parametrize("n", [1, 5, 1024, 1027, 1029, 5000])
+def test_a_long_body_runs_as_stages(n, monkeypatch, rng):
+    """Stages of 5 nodes hand values on through the scratch block, block after block; the
+    last block takes up to W - 1 more events."""
+    monkeypatch.setattr(LlvmPrinter, "part_size", 5)
+    monkeypatch.setattr(LlvmPrinter, "one_function_max", 0)
+    monkeypatch.setenv("PHYSGRAPH_CACHE", "off")
+    k = _long.with_backend("llvm")
+    assert "@pg.stage5" in k.source and "; scratch:" in k.source
+    x, y = rng.normal(size=n), rng.normal(size=n)
+    for got, want in zip(k(x, y, a=0.7), _long(x, y, a=0.7), strict=True):
+        assert_close(got, want, rtol=1e-13, atol=1e-13)
 
 
 def test_threads_split_events(monkeypatch, rng):

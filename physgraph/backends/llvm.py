@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from .. import ops
 from ..graph import Graph, Op, T
-from . import llvm_run, vecmath
+from . import llvm_run, staging, vecmath
 from .printer import Printer, PrintContext
 
 # LLVM IR instructions that take fast-math flags (``fastmath=True``)
@@ -40,6 +40,14 @@ class LlvmPrinter(Printer):
     comment = ";"
     suffix = ".ll"
     spelling = ops.spellings("llvm")
+    # A body of up to ``one_function_max`` per-event nodes is one function: a matrix element
+    # hands thousands of values between its stages, which costs more compile time than
+    # cutting saves (g g -> t t~ g, 15051 nodes: 8 s as one function, 16 s as 4).  Past
+    # that, LLVM's time per node grows with the function (random graphs on the 2-core
+    # EPYC: 0.10 ms/node at 8442 nodes, 0.37 at 34206 as one function, 0.15 in stages of
+    # 4000), so a longer body is cut into stages of ``part_size`` nodes.
+    one_function_max = 20000
+    part_size = 4000
 
     def __init__(self, dtype: str = "float64", fastmath: bool = False, **options):
         super().__init__(dtype, fastmath, **options)
@@ -129,24 +137,92 @@ class LlvmPrinter(Printer):
 
     def kernel_source(self, ctx: PrintContext, name: str) -> str:
         g = ctx.graph
-        preamble, body = self.lines(ctx)
+        size = staging.body_size(g)
+        plan = staging.by_size(g, self.part_size if size > self.one_function_max else size + 1)
+        preamble, bodies = self.staged_lines(ctx, plan)
         roles = " ".join("scalar" if a.role == "param" and not a.shape else a.role
                          for a in g.signature)
         w, s = self.vector.width, self.vector.scalar
+        # lines every function has; LLVM drops those a stage does not use
         entry = self._arguments(ctx) + self._params(ctx) + preamble
-        loop = [f"%i0 = phi i64 [ %lo, %entry ], [ %next, %loop ]",
+        loads = self._rows(ctx) + self._inputs(ctx)
+        text = [self.header(g, name), f"; roles: {roles}", f"; vector: {w} x {s}"]
+        if plan.nstages == 1:
+            return "\n".join([*text, "", *self._function("kernel", entry, loads + bodies[0]),
+                              ""])
+        # a long body: one function per stage, values crossing in a per-thread scratch
+        # block of columns, ``column`` events long (the last block may be up to W - 1
+        # events longer than ``block``)
+        block = staging.block_size(plan.width, np.dtype(self.dtype).itemsize)
+        column = block + w
+        text += [f"; scratch: {plan.width} x {column}",
+                 f"; the body in {plan.nstages} functions of at most {self.part_size} nodes "
+                 "(compile time grows faster than a function's size)", ""]
+        for stage in range(plan.nstages):
+            body = [line for n in plan.received[stage]
+                    for line in self._received(g, n, plan.slots[n] * column)]
+            body += bodies[stage] + [line for n in plan.handed[stage]
+                                     for line in self._handed(g, n, plan.slots[n] * column)]
+            text += self._function(f"pg.stage{stage}", entry, loads + body, "internal ",
+                                   "noinline ") + [""]
+        return "\n".join(text + self._driver(plan.nstages, block) + [""])
+
+    def _function(self, name: str, entry: list[str], body: list[str], linkage: str = "",
+                  attributes: str = "") -> list[str]:
+        """A function that runs events [lo, hi) in vectors of W; hi - lo >= W."""
+        w, ind = self.vector.width, self.indent
+        loop = ["%i0 = phi i64 [ %lo, %entry ], [ %next, %loop ]",
                 # the last vector ends at hi: a few events are computed twice
-                f"%i = call i64 @llvm.smin.i64(i64 %i0, i64 %last)",
-                *self._rows(ctx), *self._inputs(ctx), *body,
+                "%i = call i64 @llvm.smin.i64(i64 %i0, i64 %last)",
+                "%rel = sub i64 %i, %lo", *body,
                 f"%next = add i64 %i0, {w}", "%more = icmp slt i64 %next, %hi",
                 "br i1 %more, label %loop, label %exit"]
-        ind = self.indent
-        return "\n".join([
-            self.header(g, name), f"; roles: {roles}", f"; vector: {w} x {s}", "",
-            "define void @kernel(i64 %lo, i64 %hi, ptr noalias nocapture readonly %args) "
-            "nounwind {", "entry:", *(ind + line for line in entry),
-            f"{ind}%last = sub i64 %hi, {w}", f"{ind}br label %loop", "loop:",
-            *(ind + line for line in loop), "exit:", f"{ind}ret void", "}", ""])
+        return [f"define {linkage}void @{name}(i64 %lo, i64 %hi, ptr noalias nocapture "
+                f"readonly %args, ptr noalias nocapture %scratch) {attributes}nounwind {{",
+                "entry:", *(ind + line for line in entry),
+                f"{ind}%last = sub i64 %hi, {w}", f"{ind}br label %loop", "loop:",
+                *(ind + line for line in loop), "exit:", f"{ind}ret void", "}"]
+
+    def _driver(self, nstages: int, block: int) -> list[str]:
+        """The kernel of a staged body: every stage in turn on each block of events; fewer
+        than W events left after a block are added to it."""
+        w, ind = self.vector.width, self.indent
+        calls = [f"call void @pg.stage{s}(i64 %b, i64 %e, ptr %args, ptr %scratch)"
+                 for s in range(nstages)]
+        lines = ["%b = phi i64 [ %lo, %entry ], [ %e, %block ]",
+                 f"%e0 = add i64 %b, {block}", "%rest = sub i64 %hi, %e0",
+                 f"%short = icmp slt i64 %rest, {w}", "%e = select i1 %short, i64 %hi, i64 %e0",
+                 *calls, "%more = icmp slt i64 %e, %hi",
+                 "br i1 %more, label %block, label %exit"]
+        return ["define void @kernel(i64 %lo, i64 %hi, ptr noalias nocapture readonly %args, "
+                "ptr noalias nocapture %scratch) nounwind {", "entry:", f"{ind}br label %block",
+                "block:", *(ind + line for line in lines), "exit:", f"{ind}ret void", "}"]
+
+    @property
+    def _align(self) -> int:
+        """Of a vector in the scratch: its events start anywhere (the last vector moves)."""
+        return np.dtype(self.dtype).itemsize
+
+    def _scratch(self, n: int, offset: int) -> list[str]:
+        """The address of node n's value for the current events in the scratch block."""
+        return [f"%h{n}.o = add i64 %rel, {offset}",
+                f"%h{n}.p = getelementptr {self.vector.scalar}, ptr %scratch, i64 %h{n}.o"]
+
+    def _handed(self, g: Graph, n: int, offset: int) -> list[str]:
+        t, value = self.vector.type, f"%t{n}"
+        lines = self._scratch(n, offset)
+        if g.types[n] is T.BOOL:
+            lines.append(f"%h{n}.f = uitofp {self.bools} %t{n} to {t}")
+            value = f"%h{n}.f"
+        return lines + [f"store {t} {value}, ptr %h{n}.p, align {self._align}"]
+
+    def _received(self, g: Graph, n: int, offset: int) -> list[str]:
+        t = self.vector.type
+        lines = self._scratch(n, offset)
+        if g.types[n] is T.BOOL:
+            return lines + [f"%h{n}.f = load {t}, ptr %h{n}.p, align {self._align}",
+                            f"%t{n} = fcmp une {t} %h{n}.f, zeroinitializer"]
+        return lines + [f"%t{n} = load {t}, ptr %h{n}.p, align {self._align}"]
 
     def _arguments(self, ctx: PrintContext) -> list[str]:
         """Entry lines: each argument's and output's pointer and strides from ``args``, and

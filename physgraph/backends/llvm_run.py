@@ -22,7 +22,8 @@ from . import vecmath
 OPT_LEVEL = 2            # LLVM's -O2: the body is straight-line code, O3 adds little
 MIN_EVENTS_PER_THREAD = 4096   # below this a thread costs more than it computes
 
-_KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p)
+_KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
+                           ctypes.c_void_p)
 _INIT_LOCK = threading.Lock()
 
 
@@ -57,9 +58,11 @@ def vector_bits() -> int:
 @dataclass(frozen=True)
 class Loaded:
     """A compiled kernel: its entry point and what calling it needs to know."""
-    function: object           # the ctypes function (lo, hi, args)
+    function: object           # the ctypes function (lo, hi, args, scratch)
     roles: tuple               # "input", "param" or "scalar" per signature argument
     width: int                 # events per vector
+    scratch: int               # values in a thread's scratch block (0: none)
+    dtype: type                # of the values
     engine: object             # keeps the machine code alive
 
 
@@ -75,8 +78,11 @@ def load(source: str) -> Loaded:
     engine.finalize_object()
     function = _KERNEL(engine.get_function_address("kernel"))
     roles = tuple(re.search(r"^; roles: ?(.*)$", source, re.M).group(1).split())
-    width = int(re.search(r"^; vector: (\d+) x", source, re.M).group(1))
-    return Loaded(function, roles, width, engine)
+    width, scalar = re.search(r"^; vector: (\d+) x (\w+)", source, re.M).groups()
+    scratch = re.search(r"^; scratch: (\d+) x (\d+)", source, re.M)
+    size = int(scratch.group(1)) * int(scratch.group(2)) if scratch else 0
+    return Loaded(function, roles, int(width), size,
+                  np.float64 if scalar == "double" else np.float32, engine)
 
 
 def threads() -> int:
@@ -100,13 +106,17 @@ def run(fn: Loaded, n: int, arrays: list, outs: list) -> None:
     address = slots.ctypes.data
     count = max(1, min(threads(), n // MIN_EVENTS_PER_THREAD))
     bounds = [n * k // count for k in range(count + 1)]
+
+    def part(k: int) -> None:
+        scratch = np.empty(fn.scratch, fn.dtype) if fn.scratch else None
+        fn.function(bounds[k], bounds[k + 1], address,
+                    None if scratch is None else scratch.ctypes.data)
+
     if count == 1:
-        fn.function(0, n, address)
+        part(0)
         return
-    pool = _pool(count - 1)
-    futures = [pool.submit(fn.function, bounds[k], bounds[k + 1], address)
-               for k in range(1, count)]
-    fn.function(bounds[0], bounds[1], address)
+    futures = [_pool(count - 1).submit(part, k) for k in range(1, count)]
+    part(0)
     for f in futures:
         f.result()
 
