@@ -208,6 +208,34 @@ def store(entry_key: str, suffix: str, source: str, meta: dict) -> Entry | None:
     return load(entry_key, suffix)
 
 
+def load_object(source_file: str, key: str) -> bytes | None:
+    """Machine code stored beside a source by ``store_object``, if it was stored under the
+    same ``key`` (what it was compiled from and for) and its bytes match their hash."""
+    path = source_file + ".o"
+    try:
+        with open(path + ".json") as f:
+            meta = json.load(f)
+        with open(path, "rb") as f:
+            data = f.read()
+    except (OSError, ValueError):
+        return None
+    if meta.get("key") != key or meta.get("sha256") != hashlib.sha256(data).hexdigest():
+        return None
+    return data
+
+
+def store_object(source_file: str, key: str, data: bytes) -> None:
+    """Stores machine code beside its source (the bytes, then their hash: a reader that
+    comes in between finds no match and compiles)."""
+    path = source_file + ".o"
+    for target, content in ((path, data), (path + ".json", json.dumps(
+            {"key": key, "sha256": hashlib.sha256(data).hexdigest()}).encode())):
+        fd, tmp = tempfile.mkstemp(prefix=".object.", dir=os.path.dirname(path))
+        with os.fdopen(fd, "wb") as f:
+            f.write(content)
+        os.replace(tmp, target)
+
+
 def scratch_file(source: str, suffix: str) -> str:
     """A private file for the source when the cache is off (numba still needs a file)."""
     folder = tempfile.mkdtemp(prefix="physgraph-")

@@ -43,6 +43,12 @@ def test_show_a_compiled_kernel_for_another_backend(module, tmp_path, capsys):
     assert dot.read_text().startswith('digraph "pair_mass"')
 
 
+def test_show_the_llvm_ir_of_a_kernel(module, capsys):
+    assert main(["show", f"{module}:compiled", "--source", "--backend", "llvm"]) == 0
+    out = capsys.readouterr().out
+    assert "llvm backend, float32" in out and "define void @kernel(" in out
+
+
 @pytest.mark.parametrize("target, message", [
     ("no_colon", "expected MODULE:FUNCTION"),
     ("no_such_module_xyz:f", "cannot import 'no_such_module_xyz'"),

@@ -141,3 +141,34 @@ def test_fastmath_compiles_with_fast_flags(rng):
     assert " fast " in k.source
     x, y = rng.uniform(1, 2, 100), rng.uniform(1, 2, 100)
     assert_close(k(x, y), x * y + x / y, rtol=1e-14, atol=0)
+
+
+def test_machine_code_is_cached_beside_the_source(tmp_path, monkeypatch, rng):
+    """A warm start loads the object file; bytes that do not match their hash, or code
+    compiled for another key (CPU, LLVM), are compiled again."""
+    monkeypatch.setenv("PHYSGRAPH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("PHYSGRAPH_CACHE", "on")
+    source = _per_call.source
+    path = tmp_path / "kernel.ll"
+    path.write_text(source)
+    compiled = []
+    compile_ = llvm_run._compile
+    monkeypatch.setattr(llvm_run, "_compile", lambda s: compiled.append(s) or compile_(s))
+    x = rng.normal(size=100)
+
+    def check(fn):
+        out = np.empty(100)
+        llvm_run.run(fn, 100, [x, np.float64(0.5)], [out])
+        assert_close(out, x * np.tanh(0.5), rtol=1e-15, atol=0)
+
+    check(llvm_run.load(source, str(path)))
+    check(llvm_run.load(source, str(path)))
+    assert len(compiled) == 1 and (tmp_path / "kernel.ll.o").exists()
+    obj = tmp_path / "kernel.ll.o"
+    data = obj.read_bytes()
+    obj.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))     # damaged: compiled again
+    check(llvm_run.load(source, str(path)))
+    assert len(compiled) == 2
+    monkeypatch.setattr(llvm_run, "_object_key", lambda s: "another cpu")
+    check(llvm_run.load(source, str(path)))
+    assert len(compiled) == 3

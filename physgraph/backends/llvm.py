@@ -294,7 +294,7 @@ class LlvmPrinter(Printer):
 
     # ---- running ---------------------------------------------------------------------------
     def load(self, source: str, name: str = "kernel", path: str | None = None):
-        return llvm_run.load(source)
+        return llvm_run.load(source, path)
 
     def run(self, fn, n: int, arrays: list, outs: list) -> None:
         llvm_run.run(fn, n, arrays, outs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import hashlib
 import os
 import re
 import threading
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import cache
 from . import vecmath
 
 OPT_LEVEL = 2            # LLVM's -O2: the body is straight-line code, O3 adds little
@@ -66,15 +68,19 @@ class Loaded:
     engine: object             # keeps the machine code alive
 
 
-def load(source: str) -> Loaded:
+def load(source: str, path: str | None = None) -> Loaded:
+    """The kernel of ``source``; its machine code comes from beside ``path`` (the source's
+    file in the on-disk cache) when it was compiled there before for this CPU."""
     llvm = _llvm()
     vecmath.libmvec()               # its symbols must be loaded before MCJIT links
-    module = llvm.parse_assembly(source)
-    module.verify()
-    tm = _target_machine()
-    builder = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(OPT_LEVEL))
-    builder.getModulePassManager().run(module, builder)
-    engine = llvm.create_mcjit_compiler(module, tm)
+    key = _object_key(source)
+    data = cache.load_object(path, key) if path and cache.enabled() else None
+    if data is None:
+        data = _compile(source)
+        if path and cache.enabled():
+            cache.store_object(path, key, data)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine())
+    engine.add_object_file(llvm.ObjectFileRef.from_data(data))
     engine.finalize_object()
     function = _KERNEL(engine.get_function_address("kernel"))
     roles = tuple(re.search(r"^; roles: ?(.*)$", source, re.M).group(1).split())
@@ -83,6 +89,25 @@ def load(source: str) -> Loaded:
     size = int(scratch.group(1)) * int(scratch.group(2)) if scratch else 0
     return Loaded(function, roles, int(width), size,
                   np.float64 if scalar == "double" else np.float32, engine)
+
+
+def _compile(source: str) -> bytes:
+    """Machine code of the IR for this CPU, optimized."""
+    llvm = _llvm()
+    module = llvm.parse_assembly(source)
+    module.verify()
+    tm = _target_machine()
+    builder = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(OPT_LEVEL))
+    builder.getModulePassManager().run(module, builder)
+    return tm.emit_object(module)
+
+
+def _object_key(source: str) -> str:
+    """What machine code depends on: the source, LLVM's version, the CPU and its features."""
+    llvm = _llvm()
+    facts = [source, str(llvm.llvm_version_info), str(OPT_LEVEL), llvm.get_host_cpu_name(),
+             llvm.get_host_cpu_features().flatten()]
+    return hashlib.sha256("\0".join(facts).encode()).hexdigest()
 
 
 def threads() -> int:

@@ -17,7 +17,7 @@ import numpy as np
 from .workloads import Arrays, Workload
 
 # backends physgraph has or will have; which exist now is read from physgraph.backends
-KNOWN_BACKENDS = ("numba", "numpy", "jax", "cuda")
+KNOWN_BACKENDS = ("numba", "llvm", "numpy", "jax", "cuda")
 # what a backend needs beyond physgraph's own dependencies: (modules, pip install ...)
 BACKEND_NEEDS = {"jax": (("jax",), "physgraph[jax]"), "cuda": (("cupy",), "physgraph[cuda]")}
 
