@@ -10,6 +10,7 @@ from physgraph.backends import llvm_run, vecmath
 from physgraph.backends.llvm import LlvmPrinter
 
 from helpers import assert_close
+from test_split import chain, shaped
 
 
 @pg.compile(backend="llvm")
@@ -60,6 +61,25 @@ def test_a_long_body_runs_as_stages(n, monkeypatch, rng):
     x, y = rng.normal(size=n), rng.normal(size=n)
     for got, want in zip(k(x, y, a=0.7), _long(x, y, a=0.7), strict=True):
         assert_close(got, want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("function", [chain, shaped])
+def test_staged_complex_bool_and_shaped_values(function, monkeypatch, rng):
+    """Complex values (as their parts), bools, vectors and a symmetric matrix cross stages
+    of 7 nodes."""
+    monkeypatch.setattr(LlvmPrinter, "part_size", 7)
+    monkeypatch.setattr(LlvmPrinter, "one_function_max", 0)
+    monkeypatch.setenv("PHYSGRAPH_CACHE", "off")
+    k = pg.compile(backend="llvm")(function)
+    assert "@pg.stage2" in k.source
+    if function is chain:
+        args = [rng.uniform(0.5, 2.0, 2500) for _ in range(3)]
+    else:
+        args = [rng.uniform(0.5, 2.0, (2500, 3)), rng.uniform(0.5, 2.0, (2500, 2, 2)),
+                rng.uniform(0.5, 2.0, 2500)]
+    ref = k.with_backend("numpy")(*args, g=0.7)
+    for r, x in zip(ref, k(*args, g=0.7), strict=True):
+        assert_close(x, r, rtol=1e-12, atol=1e-12)
 
 
 def test_threads_split_events(monkeypatch, rng):

@@ -13,6 +13,7 @@ import physgraph as pg
 from physgraph.backends import printer_for, staging
 from physgraph.backends.cuda import CudaPrinter
 from physgraph.backends.jax_ import JaxPrinter
+from physgraph.backends.llvm import LlvmPrinter
 from physgraph.backends.numba_ import NumbaPrinter
 from physgraph.graph import LEAVES, T
 from helpers import assert_close
@@ -125,7 +126,7 @@ def layer(x: pg.Vec[4], W: pg.Param[3, 4]):
     return pg.nn.tanh(pg.nn.dense(x, W, contract=True)), x[0] * x[1]
 
 
-@pytest.mark.parametrize("backend", ["numpy", "numba", "jax", "cuda"])
+@pytest.mark.parametrize("backend", ["numpy", "numba", "jax", "cuda", "llvm"])
 @pytest.mark.parametrize("staged", [False, True])
 def test_printing_leaves_the_printer_as_it_was(backend, staged, monkeypatch):
     """A printer holds only its options: printing changes nothing on it, and kernels printed
@@ -133,8 +134,9 @@ def test_printing_leaves_the_printer_as_it_was(backend, staged, monkeypatch):
     are cut (numba in columns, jax and CUDA into stages)."""
     if staged:
         from physgraph.backends import numba_
-        for cls in (NumbaPrinter, JaxPrinter, CudaPrinter):
+        for cls in (NumbaPrinter, JaxPrinter, CudaPrinter, LlvmPrinter):
             monkeypatch.setattr(cls, "part_size", 7)
+        monkeypatch.setattr(LlvmPrinter, "one_function_max", 0)
         monkeypatch.setattr(JaxPrinter, "max_handed_on", 10.0)
         monkeypatch.setattr(NumbaPrinter, "columns_from", 1)
         monkeypatch.setattr(numba_, "COLUMNS_FROM_INTENSITY", 0)
