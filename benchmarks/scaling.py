@@ -13,7 +13,9 @@ on-disk cache off): the kernel's own clock gives trace, passes and code generati
 - jax: the first call on 1024 events less the second: JAX tracing the generated jnp code
   plus XLA's compile;
 - nvcc: ``nvcc -arch=sm_90 -cubin`` on the CUDA backend's source, front end through ptxas
-  (what CuPy's NVRTC and the driver do on a GPU machine; no GPU needed).
+  (what CuPy's NVRTC and the driver do on a GPU machine; no GPU needed);
+- llvm: the traced graph to a first result with ``backend="llvm"``: its passes, printing,
+  LLVM's optimization and code generation, one call (the trace is the row's).
 
 Peak memory is the process's maximum resident set so far; sizes run in increasing order,
 so each row's peak is its own.
@@ -111,7 +113,17 @@ def nvcc_compile(k: pg.Kernel, fn) -> float | None:
         return time.perf_counter() - start
 
 
-COMPILE = {"numba": numba_jit, "jax": jax_compile, "nvcc": nvcc_compile}
+def llvm_first_result(k: pg.Kernel, fn) -> float:
+    """The LLVM backend from the traced graph to a first result: its own passes (it takes
+    fma and lowers complex, so the numba kernel's graph is not its graph), printing,
+    LLVM's optimization and code generation, one call."""
+    start = time.perf_counter()
+    k.with_backend("llvm").compile()(np.ones((8, 8)), 1.5, 0.5)
+    return time.perf_counter() - start
+
+
+COMPILE = {"numba": numba_jit, "jax": jax_compile, "nvcc": nvcc_compile,
+           "llvm": llvm_first_result}
 
 
 def machine() -> dict:

@@ -160,6 +160,15 @@ def test_roofline_fraction_is_the_nearer_limit():
     assert (row.bound, row.limit_fraction) == ("compute", pytest.approx(0.5))
 
 
+def test_roofline_counts_the_flops_a_kernel_executes():
+    """The workload's count is kept; the compute fraction uses what the kernel executes."""
+    row = runner.Row("x", "physgraph", "ok", flops_per_event=200, executed_flops_per_event=100,
+                     bytes_per_event=1, events_per_s=1e8)
+    runner.roofline(row, Limits(triad_GBps=100.0, fma_GFLOPs=20.0))
+    assert (row.bound, row.limit_fraction) == ("compute", pytest.approx(0.5))
+    assert row.GFLOPs == pytest.approx(10.0) and row.flops_per_event == 200
+
+
 def test_batch_sizes_are_decades_up_to_events():
     assert runner.batch_sizes(1_000_000) == [1_000, 10_000, 100_000, 1_000_000]
     assert runner.batch_sizes(64) == [64]

@@ -20,8 +20,9 @@ from .runner import Progress, Result
 
 SCHEMA = "physgraph-bench/1"
 CSV_FIELDS = ("impl", "kind", "status", "events_per_s", "compile_s", "import_s",
-              "flops_per_event", "bytes_per_event", "GBps", "GFLOPs", "limit_fraction", "bound",
-              "max_rel_err", "tolerance", "time_s", "message")
+              "flops_per_event", "executed_flops_per_event", "bytes_per_event", "GBps",
+              "GFLOPs", "limit_fraction", "bound", "max_rel_err", "tolerance", "time_s",
+              "message")
 
 
 # ---- the record -----------------------------------------------------------------------------
