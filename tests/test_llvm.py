@@ -56,8 +56,10 @@ def test_a_long_body_runs_as_stages(n, monkeypatch, rng):
     monkeypatch.setattr(LlvmPrinter, "part_size", 5)
     monkeypatch.setattr(LlvmPrinter, "one_function_max", 0)
     monkeypatch.setenv("PHYSGRAPH_CACHE", "off")
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "3")      # stages compiled as 3 modules, in parallel
     k = _long.with_backend("llvm")
     assert "@pg.stage5" in k.source and "; scratch:" in k.source
+    assert len(llvm_run.parts(k.source, 3)) == 4         # and the driver's
     x, y = rng.normal(size=n), rng.normal(size=n)
     for got, want in zip(k(x, y, a=0.7), _long(x, y, a=0.7), strict=True):
         assert_close(got, want, rtol=1e-13, atol=1e-13)

@@ -163,7 +163,8 @@ class LlvmPrinter(Printer):
                     for line in self._received(g, n, plan.slots[n] * column)]
             body += bodies[stage] + [line for n in plan.handed[stage]
                                      for line in self._handed(g, n, plan.slots[n] * column)]
-            text += self._function(f"pg.stage{stage}", entry, loads + body, "internal ",
+            # not internal: the loader may compile stages as modules of their own, in parallel
+            text += self._function(f"pg.stage{stage}", entry, loads + body, "",
                                    "noinline ") + [""]
         return "\n".join(text + self._driver(plan.nstages, block) + [""])
 

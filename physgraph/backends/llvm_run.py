@@ -76,11 +76,12 @@ def load(source: str, path: str | None = None) -> Loaded:
     key = _object_key(source)
     data = cache.load_object(path, key) if path and cache.enabled() else None
     if data is None:
-        data = _compile(source)
+        data = _framed(_compile(source))
         if path and cache.enabled():
             cache.store_object(path, key, data)
     engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _target_machine())
-    engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+    for obj in _unframed(data):
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
     engine.finalize_object()
     function = _KERNEL(engine.get_function_address("kernel"))
     roles = tuple(re.search(r"^; roles: ?(.*)$", source, re.M).group(1).split())
@@ -91,15 +92,61 @@ def load(source: str, path: str | None = None) -> Loaded:
                   np.float64 if scalar == "double" else np.float32, engine)
 
 
-def _compile(source: str) -> bytes:
-    """Machine code of the IR for this CPU, optimized."""
+def _compile(source: str) -> list[bytes]:
+    """Machine code of the IR for this CPU, optimized: one object per module of ``parts``,
+    compiled in parallel (llvmlite releases the GIL; each module has its own context)."""
+    modules = parts(source, threads())
+    if len(modules) == 1:
+        return [_compile_module(modules[0])]
+    with ThreadPoolExecutor(min(threads(), len(modules))) as pool:
+        return list(pool.map(_compile_module, modules))
+
+
+def _compile_module(text: str) -> bytes:
     llvm = _llvm()
-    module = llvm.parse_assembly(source)
+    module = llvm.parse_assembly(text, context=llvm.create_context())
     module.verify()
     tm = _target_machine()
     builder = llvm.create_pass_builder(tm, llvm.create_pipeline_tuning_options(OPT_LEVEL))
     builder.getModulePassManager().run(module, builder)
     return tm.emit_object(module)
+
+
+_STAGE = re.compile(r"^define void @(pg\.stage\d+)\(", re.M)
+
+
+def parts(source: str, count: int) -> list[str]:
+    """The source as about ``count`` modules of equal size: a staged kernel's stage
+    functions split between them (each with the declarations and helpers before them), and
+    its driver with declarations of the stages; any other source as it is."""
+    starts = [m.start() for m in _STAGE.finditer(source)]
+    if count < 2 or len(starts) < 2:
+        return [source]
+    prelude, driver = source[:starts[0]], source.index("\ndefine void @kernel(")
+    bounds = starts + [driver]
+    size = (driver - starts[0]) / count
+    groups, first = [], 0
+    for k in range(1, len(starts) + 1):
+        if k == len(starts) or bounds[k] - bounds[first] >= size:
+            groups.append(prelude + source[bounds[first]:bounds[k]])
+            first = k
+    declarations = "".join(f"declare void @{name}(i64, i64, ptr, ptr)\n"
+                           for name in _STAGE.findall(source))
+    return groups + [declarations + source[driver:]]
+
+
+def _framed(objects: list[bytes]) -> bytes:
+    """Object files as one blob: each after its length (8 bytes, little-endian)."""
+    return b"".join(len(obj).to_bytes(8, "little") + obj for obj in objects)
+
+
+def _unframed(data: bytes) -> list[bytes]:
+    objects, at = [], 0
+    while at < len(data):
+        size = int.from_bytes(data[at:at + 8], "little")
+        objects.append(data[at + 8:at + 8 + size])
+        at += 8 + size
+    return objects
 
 
 def _object_key(source: str) -> str:
