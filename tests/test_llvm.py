@@ -194,3 +194,10 @@ def test_machine_code_is_cached_beside_the_source(tmp_path, monkeypatch, rng):
     monkeypatch.setattr(llvm_run, "_object_key", lambda s: "another cpu")
     check(llvm_run.load(source, str(path)))
     assert len(compiled) == 3
+
+
+def test_a_source_for_wider_vectors_is_refused(monkeypatch):
+    """From a cache shared with a machine with AVX-512: a clear error, not SIGILL."""
+    monkeypatch.setattr(llvm_run, "vector_bits", lambda: 128)
+    with pytest.raises(pg.UnsupportedError, match="cache"):
+        llvm_run.load(_per_call.source)

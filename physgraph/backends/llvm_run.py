@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import cache
+from ..errors import UnsupportedError
 from . import vecmath
 
 OPT_LEVEL = 2            # LLVM's -O2: the body is straight-line code, O3 adds little
@@ -73,6 +74,7 @@ def load(source: str, path: str | None = None) -> Loaded:
     file in the on-disk cache) when it was compiled there before for this CPU."""
     llvm = _llvm()
     vecmath.libmvec()               # its symbols must be loaded before MCJIT links
+    _check_width(source)
     key = _object_key(source)
     data = cache.load_object(path, key) if path and cache.enabled() else None
     if data is None:
@@ -90,6 +92,19 @@ def load(source: str, path: str | None = None) -> Loaded:
     size = int(scratch.group(1)) * int(scratch.group(2)) if scratch else 0
     return Loaded(function, roles, int(width), size,
                   np.float64 if scalar == "double" else np.float32, engine)
+
+
+def _check_width(source: str) -> None:
+    """A source printed on a CPU with wider vectors (from a cache folder two machines share)
+    may call that CPU's vector functions: refuse it rather than run instructions this CPU
+    lacks."""
+    width, scalar = re.search(r"^; vector: (\d+) x (\w+)", source, re.M).groups()
+    bits = int(width) * (64 if scalar == "double" else 32)
+    if bits > vector_bits():
+        raise UnsupportedError(
+            f"this llvm kernel was printed for {bits}-bit vectors and this CPU has "
+            f"{vector_bits()}-bit ones; clear the cache (physgraph cache clear) or give "
+            "each machine its own PHYSGRAPH_CACHE_DIR")
 
 
 def _compile(source: str) -> list[bytes]:
