@@ -119,7 +119,9 @@ class LlvmPrinter(Printer):
             self._lanes(f"{name}.im", out, s, im, f"{name}.o1")
 
     def _lanes(self, name: str, array: str, scalar: str, value: str, offset: str) -> list[str]:
-        """Stores lane l of ``value`` at element ``offset`` + l * (event stride) of ``array``."""
+        """Stores lane l of ``value`` at element ``offset`` + l * (event stride) of ``array``.
+        Plain stores: non-temporal ones (``!nontemporal``, movnti per element) made the
+        kalman-update 20% slower (12.2 against 9.9 M events/s with out=, same run)."""
         lanes = f"<{self.vector.width} x {scalar}>"
         lines = [f"{name}.b = getelementptr {scalar}, ptr {array}, i64 {offset}"]
         for lane in range(self.vector.width):
