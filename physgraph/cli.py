@@ -42,7 +42,8 @@ def _add_bench(sub) -> None:
         "use today, check every result against a float64 reference, time the correct ones, "
         "and place them against the machine's measured memory bandwidth and FMA peak.")
     p.add_argument("workload", nargs="?", default=DEFAULT,
-                   help=f"workload name (default {DEFAULT}; see --list)")
+                   help=f"workload name (default {DEFAULT}; see --list), or 'corpus': the "
+                   "flops of the expression corpus, physgraph against other simplifiers")
     p.add_argument("--list", action="store_true", help="list workloads, backends and peers")
     p.add_argument("--events", type=_positive_int, default=None,
                    help="events per call (default: the workload's own)")
@@ -62,6 +63,12 @@ def _add_bench(sub) -> None:
                    help="skip measuring triad bandwidth and FMA peak (no roofline fractions)")
     p.add_argument("--triad-mb", type=_positive_float, default=None,
                    help="MB per triad array (default: 4x the last-level cache)")
+    p.add_argument("--corpus", metavar="DIR", default=None,
+                   help="bench corpus: the expression corpus (default benchmarks/corpus)")
+    p.add_argument("--only", type=_names, default=None,
+                   help="bench corpus: only these entries, comma-separated")
+    p.add_argument("--readme", metavar="PATH",
+                   help="bench corpus: rewrite the corpus table section of this markdown file")
     p.set_defaults(func=_bench, parser=p)
 
 
@@ -121,6 +128,8 @@ def _bench(args: argparse.Namespace) -> int:
     from .bench.impls import select
     if args.list:
         return _list()
+    if args.workload == "corpus":
+        return _corpus(args)
     parser = args.parser
     try:
         workload = workloads.get(args.workload)
@@ -143,6 +152,33 @@ def _bench(args: argparse.Namespace) -> int:
             print(f"wrote {option}")
     # a wrong result is a bug somewhere: say so in the exit status too
     return 1 if any(r["status"] == "WRONG" for r in doc["results"]) else 0
+
+
+def _corpus(args: argparse.Namespace) -> int:
+    """``physgraph bench corpus``: flops of the corpus expressions, physgraph and its peers."""
+    from .bench import corpus
+    try:
+        entries = corpus.load(args.corpus or corpus.DEFAULT_DIR)
+    except corpus.CorpusError as err:
+        args.parser.error(str(err))
+    if args.only:
+        unknown = sorted(set(args.only) - {e.name for e in entries})
+        if unknown:
+            args.parser.error(f"--only: unknown corpus entries {', '.join(unknown)}")
+        entries = [e for e in entries if e.name in args.only]
+    special = {"all": list(corpus.PEERS), "none": []}
+    peers = special[args.peers] if args.peers in special else _names(args.peers)
+    unknown = [k for k in peers if k not in corpus.PEERS]
+    if unknown:
+        args.parser.error(f"--peers: unknown corpus peer(s) {', '.join(unknown)}; known: "
+                          f"{', '.join(corpus.PEERS)}")
+    doc = corpus.run(entries, peers, args.command_line)
+    print("\n".join(corpus.markdown(doc)))
+    for option, write in ((args.json, corpus.write_json), (args.readme, corpus.write_readme)):
+        if option:
+            write(doc, option)
+            print(f"wrote {option}")
+    return 0
 
 
 # ---- physgraph show --------------------------------------------------------------------------
