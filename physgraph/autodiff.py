@@ -12,15 +12,29 @@ what a Jacobian with respect to the elements of a vector means.
 Complex values: holomorphic ops use their complex derivative.  In reverse mode the adjoint
 of a complex node z is dL/dRe z + i dL/dIm z (L real), so a holomorphic partial p enters as
 ``adjoint * conj(p)``; re, im, conj, abs and complex() have their own real-linear rules, and
-an adjoint reaching a real node keeps its real part.  Comparisons and logic have no
-derivative; ``where`` differentiates the selected branch; min/max the selected argument.
+an adjoint reaching a real node keeps its real part.
+
+Subgradients, where a function is not differentiable: ``where(c, a, b)`` differentiates the
+branch it selects and nothing flows through its condition (so a value that depends on x
+only through a comparison, a step or a cut, has derivative 0: right almost everywhere, and
+blind to the jump); min/max differentiate the argument they select (the first on a tie);
+abs (and so relu, written as a where) has slope +1 at 0.  Comparisons and logic are boolean
+and have no derivative at all: asking for the derivative of a boolean output is an error,
+and so is reaching a numeric op that has no derivative rule (``UnsupportedError``).
+
+Params are leaves like inputs: differentiating with respect to them is seeding their
+leaves.  A network layer (``CONTRACT``) also reads the elements of its param matrix, named
+in its attr rather than its arguments; the walks add that dependence themselves.
 
 Graph to graph: ``jvp_graph`` and ``vjp_graph`` turn a kernel graph into the graph of its
 Jacobian-vector or vector-Jacobian product, for framework gradients (``as_torch``,
-``as_jax``).
+``as_jax``), with respect to the per-event inputs and, on request, the params.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from .errors import UnsupportedError
 from .graph import Arg, Graph, Op, Output, T, identifier
 from .ops import DEFS, NotDifferentiable, evaluate
 from .passes.builder import Builder as FoldingBuilder
@@ -89,74 +103,201 @@ def differentiable(g: Graph, i: int) -> bool:
     return op in PARTIALS or op in LINEAR
 
 
+def _no_derivative(g: Graph, i: int) -> None:
+    """A numeric node that a derivative must pass through and that has no rule: an error,
+    never a silent zero.  (A boolean node is only ever a condition: nothing to pass on.)"""
+    if g.types[i] is not T.BOOL:
+        raise UnsupportedError(f"{g.ops[i].name.lower()} has no derivative (node "
+                               f"{g.describe(i)}); it cannot be differentiated")
+
+
+# ---- network layers: the matrix elements a contraction reads through its attr --------------
+def _matrix_rows(g: Graph, nodes) -> set:
+    """(param position, row) of the param-matrix elements among ``nodes``."""
+    rows = set()
+    for n in nodes:
+        if g.ops[n] is Op.PARAM and len(g.attrs[n][1]) == 2:
+            rows.add((g.attrs[n][0], g.attrs[n][1][0]))
+    return rows
+
+
+def _first_use(g: Graph, rows: set, lo: int) -> int:
+    """``lo``, or the first contraction before it that reads one of ``rows`` (a matrix's
+    leaves may be made after the layers that read it)."""
+    if rows:
+        ops, attrs = g.ops, g.attrs
+        for i in range(lo):
+            if ops[i] is Op.CONTRACT and attrs[i] in rows:
+                return i
+    return lo
+
+
+def _weight(g: Graph, i: int, k: int) -> int | None:
+    """The leaf of the matrix element contraction ``i`` multiplies its argument k with."""
+    pos, row = g.attrs[i]
+    return g._index.get((Op.PARAM, (), (pos, (row, k))))
+
+
+def _matrix_row(g: Graph, nodes: list) -> tuple | None:
+    """(position, row) when ``nodes`` are exactly the leaves of one row of a param matrix,
+    in column order, else None."""
+    first = nodes[0] if nodes else None
+    if first is None or g.ops[first] is not Op.PARAM or len(g.attrs[first][1]) != 2:
+        return None
+    pos, (row, _) = g.attrs[first]
+    if all(x is not None and g.ops[x] is Op.PARAM and g.attrs[x] == (pos, (row, k))
+           for k, x in enumerate(nodes)):
+        return pos, row
+    return None
+
+
+def _weight_tangent(b: Builder, i: int, tangent: dict) -> int | None:
+    """d contraction i along the tangents of its matrix elements: the same contraction of
+    the tangent matrix's row when they are one (jvp_graph: still a matrix product), else
+    written out as a sum."""
+    g = b.g
+    a = g.args[i]
+    t = [tangent.get(_weight(g, i, k)) for k in range(len(a))]
+    if all(b.is_zero(x) for x in t):
+        return None
+    row = _matrix_row(g, t)
+    if row is not None:
+        return b.op(Op.CONTRACT, *a, attr=row)
+    d = None
+    for x, tk in zip(a, t):
+        d = b.add(d, b.mul(tk, x))
+    return d
+
+
+@dataclass(frozen=True)
+class Layer:
+    """The contractions of one param matrix with one vector: a network layer.  In reverse
+    mode its vector's adjoint is the transposed layer applied to the rows' adjoints (one
+    more matrix product), and its matrix's gradient, the sum over events of
+    outer(the rows' adjoints, the vector), a matrix product over events."""
+    position: int                  # of the matrix param
+    rows: tuple[int, ...]          # its rows, in the order of the adjoints
+    nodes: tuple[int, ...]         # the contractions
+    vector: tuple[int, ...]        # their common arguments
+
+
+def layers(g: Graph) -> list[Layer]:
+    """The live network layers of ``g``, in order of first appearance."""
+    live = g.live()
+    found: dict[tuple, list[int]] = {}
+    for i in range(len(g)):
+        if live[i] and g.ops[i] is Op.CONTRACT:
+            found.setdefault((g.attrs[i][0], g.args[i]), []).append(i)
+    return [Layer(pos, tuple(g.attrs[i][1] for i in nodes), tuple(nodes), vector)
+            for (pos, vector), nodes in found.items()]
+
+
 # ---- forward mode --------------------------------------------------------------------------
 def forward(g: Graph, seeds: dict[int, int], outputs: list[int]) -> list[int | None]:
     """Tangents of ``outputs`` given ``seeds`` (node -> its tangent node); None means zero.
 
-    One walk in creation order over the nodes between the first seed and the last output.
+    One walk in creation order over the nodes between the first seed (or the first layer
+    reading a seeded matrix element) and the last output.
     """
     b = Builder(g)
     tangent: dict[int, int] = {n: t for n, t in seeds.items() if not b.is_zero(t)}
     if not seeds or not outputs:
         return [tangent.get(n) for n in outputs]
-    lo, hi = min(seeds), max(outputs)
-    ops, args = g.ops, g.args
+    rows = _matrix_rows(g, tangent)
+    lo, hi = _first_use(g, rows, min(seeds)), max(outputs)
+    ops, args, attrs = g.ops, g.args, g.attrs
     for i in range(lo, hi + 1):
         if i in seeds:
             continue
         a = args[i]
-        t = [tangent.get(x) for x in a]
-        if all(x is None for x in t):
-            continue
         op = ops[i]
+        t = [tangent.get(x) for x in a]
+        d = _weight_tangent(b, i, tangent) if rows and op is Op.CONTRACT and \
+            attrs[i] in rows else None
+        if d is None and all(x is None for x in t):
+            continue
         if op in LINEAR:
-            d = LINEAR[op][0](b, i, a, t)
+            d = b.add(d, LINEAR[op][0](b, i, a, t))
         elif op in PARTIALS:
-            d = None
             for k, tk in enumerate(t):
                 if tk is not None:
                     d = b.add(d, b.mul(PARTIALS[op](b, i, a, k), tk))
         else:
-            continue                               # comparisons, logic: no derivative
+            _no_derivative(g, i)
+            continue
         if d is not None:
             tangent[i] = d
     return [tangent.get(n) for n in outputs]
 
 
 # ---- reverse mode --------------------------------------------------------------------------
-def _active(g: Graph, wrt: list[int], hi: int) -> bytearray:
+def _active(g: Graph, wrt: list[int], lo: int, hi: int, rows: set) -> bytearray:
     """active[i - lo] == 1 when node i depends differentiably on a node of ``wrt``."""
-    lo = min(wrt)
     active = bytearray(hi - lo + 1)
     for n in wrt:
-        if n <= hi:
-            active[n - lo] = 1
-    args = g.args
+        active[n - lo] = 1
+    ops, args, attrs = g.ops, g.args, g.attrs
     for i in range(lo, hi + 1):
-        if not active[i - lo] and differentiable(g, i) and \
-                any(x >= lo and active[x - lo] for x in args[i]):
-            active[i - lo] = 1
+        if active[i - lo]:
+            continue
+        if any(x >= lo and active[x - lo] for x in args[i]) or \
+                (rows and ops[i] is Op.CONTRACT and attrs[i] in rows):
+            if differentiable(g, i):
+                active[i - lo] = 1
+            else:
+                _no_derivative(g, i)
     return active
 
 
-def reverse(g: Graph, cotangents: dict[int, int], wrt: list[int]) -> list[int | None]:
+def _transpose(b: Builder, layer: Layer, transposed: int, adjoint: dict, accumulate) -> None:
+    """Pass a layer's adjoints on to its vector: the contraction of the rows' adjoints with
+    ``transposed``, the param holding the rows of the layer's matrix transposed."""
+    cts = [adjoint.get(n) for n in layer.nodes]
+    if all(c is None for c in cts):
+        return
+    cts = [b.const(0) if c is None else c for c in cts]
+    for k, x in enumerate(layer.vector):
+        accumulate(x, lambda: b.op(Op.CONTRACT, *cts, attr=(transposed, k)))
+
+
+def reverse(g: Graph, cotangents: dict[int, int], wrt: list[int],
+            layers: dict[Layer, int] | None = None) -> list[int | None]:
     """Adjoints of the nodes ``wrt`` given output ``cotangents`` (node -> adjoint node).
 
-    One walk in reverse creation order from the last output to the first ``wrt`` node; only
-    nodes that depend on ``wrt`` receive adjoints, and a ``wrt`` node passes none on (a cut).
+    One walk in reverse creation order from the last output to the first ``wrt`` node (or
+    the first layer reading a ``wrt`` matrix element); only nodes that depend on ``wrt``
+    receive adjoints, and a ``wrt`` node passes none on (a cut).
+
+    ``layers`` (layer -> position of a param holding its matrix's rows transposed): those
+    pass their adjoints on as a matrix product (``_transpose``), not element by element,
+    and none to their matrix elements; the adjoints of their contractions follow those of
+    ``wrt`` in the result, for the caller to form the matrices' gradients.
     """
     b = Builder(g)
+    layers = layers or {}
+    own = [n for layer in layers for n in layer.nodes]
+    nothing = [None] * (len(wrt) + len(own))
     if not cotangents or not wrt:
-        return [None] * len(wrt)
-    lo, hi = min(wrt), max(cotangents)
+        return nothing
+    rows = _matrix_rows(g, wrt)
+    lo, hi = _first_use(g, rows, min(wrt)), max(cotangents)
     if hi < lo:
-        return [None] * len(wrt)
-    active = _active(g, wrt, hi)
-    cut = set(wrt)
+        return nothing
+    hi = max(hi, max(wrt))                  # matrix leaves may come after their layers
+    active = _active(g, wrt, lo, hi, rows)
+    cut, skip = set(wrt), set(own)
+    # a layer's adjoints are all known once the walk reaches its first contraction
+    first = {min(layer.nodes): layer for layer in layers}
     adjoint: dict[int, int] = {}
 
     def accumulate(n: int, contribution) -> None:
-        if n < lo or not active[n - lo] or b.is_zero(contribution):
+        """Add to n's adjoint (``contribution`` may be a function making the node, built
+        only when n needs it)."""
+        if n is None or not lo <= n <= hi or not active[n - lo]:
+            return
+        if callable(contribution):
+            contribution = contribution()
+        if b.is_zero(contribution):
             return
         if g.types[n] is not T.COMPLEX:
             contribution = b.re(contribution)
@@ -164,10 +305,12 @@ def reverse(g: Graph, cotangents: dict[int, int], wrt: list[int]) -> list[int | 
 
     for n, ct in cotangents.items():
         accumulate(n, ct)
-    ops, args = g.ops, g.args
+    ops, args, attrs = g.ops, g.args, g.attrs
     for i in range(hi, lo - 1, -1):
+        if i in first:
+            _transpose(b, first[i], layers[first[i]], adjoint, accumulate)
         ct = adjoint.get(i)
-        if ct is None or i in cut:
+        if ct is None or i in cut or i in skip:
             continue
         a, op = args[i], ops[i]
         if op in LINEAR:
@@ -177,7 +320,10 @@ def reverse(g: Graph, cotangents: dict[int, int], wrt: list[int]) -> list[int | 
             for k, x in enumerate(a):
                 if x >= lo and active[x - lo]:
                     accumulate(x, b.mul(ct, b.conj(PARTIALS[op](b, i, a, k))))
-    return [adjoint.get(n) for n in wrt]
+        if rows and op is Op.CONTRACT and attrs[i] in rows:
+            for k, x in enumerate(a):                    # d W[row, k] = ct * x_k
+                accumulate(_weight(g, i, k), b.mul(ct, x))
+    return [adjoint.get(n) for n in (*wrt, *own)]
 
 
 # ---- evaluating at known values -----------------------------------------------------------
@@ -225,30 +371,40 @@ def _copy(g: Graph) -> Graph:
                  signature=list(g.signature), outputs=[], _index=dict(g._index))
 
 
-def _new_arg(g: Graph, name: str, shape: tuple, symmetric: bool = False) -> int:
+def _new_arg(g: Graph, name: str, shape: tuple = (), role: str = "input",
+             symmetric: bool = False) -> int:
     taken = {a.ident for a in g.signature}
-    return g.add_arg(Arg(name, identifier(name, taken), tuple(shape), "input", symmetric))
+    return g.add_arg(Arg(name, identifier(name, taken), tuple(shape), role, symmetric))
 
 
 def _zero_if_none(g: Graph, nodes) -> tuple[int, ...]:
     return tuple(g.const(0) if n is None else n for n in nodes)
 
 
-def jvp_graph(g: Graph) -> Graph:
+def _variables(g: Graph, params: bool) -> list[tuple[int, Arg]]:
+    """(position, arg) of what is differentiated: the per-event inputs, and the params."""
+    return [(p, a) for p, a in enumerate(g.signature) if a.role == "input" or params]
+
+
+def _elements(a: Arg) -> list[tuple]:
+    """The indices of an argument's independent elements (a symmetric one's upper triangle)."""
+    return [i for i in a.indices() if not (a.symmetric and i[0] > i[1])]
+
+
+def jvp_graph(g: Graph, params: bool = False) -> Graph:
     """The Jacobian-vector product of a kernel graph.
 
-    Signature: g's args, then one tangent arg ``d_<name>`` per per-event input (same shape;
-    params are constants).  Outputs: ``d_<name>`` for each output of g, its directional
+    Signature: g's args, then one tangent arg ``d_<name>`` per per-event input (same shape)
+    and, with ``params``, one per param (a per-call param itself: the tangent of a per-call
+    value is per call).  Outputs: ``d_<name>`` for each output of g, its directional
     derivative along the tangents, in g's order and shapes.  Boolean outputs have none: 0.
     """
     h = _copy(g)
-    inputs = [(p, a) for p, a in enumerate(g.signature) if a.role == "input"]
-    tangent_pos = {p: _new_arg(h, f"d_{a.name}", a.shape, a.symmetric) for p, a in inputs}
     seeds = {}
-    for i in range(len(g)):
-        if g.ops[i] is Op.INPUT:
-            pos, index = g.attrs[i]
-            seeds[i] = h.leaf(tangent_pos[pos], index)
+    for p, a in _variables(g, params):
+        t = _new_arg(h, f"d_{a.name}", a.shape, a.role, a.symmetric)
+        for index in _elements(a):
+            seeds[h.leaf(p, index)] = h.leaf(t, index)
     outs = g.output_nodes()
     d = dict(zip(outs, forward(h, seeds, outs)))
     h.outputs = [Output(f"d_{o.name}", o.shape, _zero_if_none(h, (d[n] for n in o.nodes)))
@@ -256,14 +412,21 @@ def jvp_graph(g: Graph) -> Graph:
     return h
 
 
-def vjp_graph(g: Graph) -> Graph:
+def vjp_graph(g: Graph, params: bool = False) -> Graph:
     """The vector-Jacobian product of a kernel graph.
 
     Signature: g's args, then one cotangent arg ``ct_<output name>`` per output of g (same
-    shape).  Outputs: ``grad_<name>`` for each per-event input of g (same shape), the sum over
-    outputs of cotangent times derivative; params are not differentiated.  A complex output's
-    cotangent pairs with its real part; a symmetric input's grad is zero below the diagonal
-    (those elements are never read).
+    shape), then per ``Layer`` k of g (``layers(g)``) a param ``layer<k>_T``: the rows of
+    its matrix that it uses, transposed (the caller passes ``W[rows].T``).
+
+    Outputs: ``grad_<name>`` for each per-event input of g and, with ``params``, each
+    param that has a gradient other than through layers, in signature order and each in
+    its arg's shape: the sum over outputs of cotangent times derivative, per event (a
+    param's gradient is their sum over events).  With ``params``, then per layer
+    ``layer<k>_ct``, its rows' adjoints, and ``layer<k>_in``, its vector, per event: its
+    matrix's gradient (at its rows) is the sum over events of their outer product.  A
+    complex output's cotangent pairs with its real part; a symmetric input's grad is zero
+    below the diagonal (those elements are never read).
     """
     h = _copy(g)
     b = Builder(h)
@@ -273,19 +436,23 @@ def vjp_graph(g: Graph) -> Graph:
         for index, n in zip(h.signature[pos].indices(), o.nodes):
             if g.types[n] is not T.BOOL:
                 cotangents[n] = b.add(cotangents.get(n), h.leaf(pos, index))
-    leaves = [i for i in range(len(g)) if g.ops[i] is Op.INPUT]
-    grads = dict(zip(leaves, reverse(h, cotangents, leaves)))
+    matrices = {layer: _new_arg(h, f"layer{k}_T", (len(layer.vector), len(layer.rows)),
+                                "param") for k, layer in enumerate(layers(g))}
+    variables = _variables(g, params)
+    leaves = [h.leaf(p, index) for p, a in variables for index in _elements(a)]
+    found = reverse(h, cotangents, leaves, matrices)
+    grads = dict(zip(leaves, found))
     outputs = []
-    for p, a in enumerate(g.signature):
-        if a.role != "input":
-            continue
-        nodes = []
-        for index in a.indices():
-            if a.symmetric and index[0] > index[1]:
-                nodes.append(None)
-                continue
-            leaf = h._index.get((Op.INPUT, (), (p, tuple(index))))
-            nodes.append(grads.get(leaf))
-        outputs.append(Output(f"grad_{a.name}", a.shape, _zero_if_none(h, nodes)))
+    for p, a in variables:
+        nodes = [None if a.symmetric and index[0] > index[1] else grads[h.leaf(p, index)]
+                 for index in a.indices()]
+        if a.role == "input" or any(n is not None for n in nodes):
+            outputs.append(Output(f"grad_{a.name}", a.shape, _zero_if_none(h, nodes)))
+    adjoints = iter(found[len(leaves):])
+    for k, layer in enumerate(matrices):
+        ct = [next(adjoints) for _ in layer.nodes]
+        if params:
+            outputs.append(Output(f"layer{k}_ct", (len(ct),), _zero_if_none(h, ct)))
+            outputs.append(Output(f"layer{k}_in", (len(layer.vector),), layer.vector))
     h.outputs = outputs
     return h

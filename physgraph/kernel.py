@@ -279,15 +279,23 @@ class Kernel:
         """A pure JAX function of the same arguments, for use inside jax.jit, vmap and grad.
 
         It takes (N, ...) or single-event arrays; float64 needs JAX's x64 mode enabled.
-        Derivatives come from physgraph's own forward-mode kernel (a ``jax.custom_jvp``)."""
+        Derivatives, with respect to inputs and params, come from physgraph's own
+        forward-mode kernel (a ``jax.custom_jvp``)."""
         from .interop.jax_ import as_jax
         return as_jax(self)
 
     def as_torch(self):
-        """The kernel as a function of CPU torch tensors with autograd support (backward
-        runs the compiled vector-Jacobian-product kernel); see ``physgraph.interop.torch_``."""
+        """The kernel as a function of CPU torch tensors with autograd support for inputs
+        and params (backward runs the compiled vector-Jacobian-product kernel); see
+        ``physgraph.interop.torch_``."""
         from .interop.torch_ import as_torch
         return as_torch(self)
+
+    def as_torch_module(self):
+        """The kernel as a ``torch.nn.Module`` whose params are ``nn.Parameter``s started
+        from their defaults, so it trains like any layer (``physgraph.interop.torch_``)."""
+        from .interop.torch_ import as_torch_module
+        return as_torch_module(self)
 
     def _bind(self, args: tuple, kwargs: dict) -> list:
         sig = self.input_graph.signature

@@ -1,13 +1,14 @@
 """Symbolic differentiation: pg.jacobian / pg.grad against finite differences and SymPy's
 jacobian on random functions; the graph transforms jvp_graph / vjp_graph against finite
-differences and against each other (<ct, J t> == <J^T ct, t>); complex and selecting ops;
-a 10^5-node graph (no recursion)."""
+differences and against each other (<ct, J t> == <J^T ct, t>), with respect to inputs and
+params (network layers' weights included); complex and selecting ops; a 10^5-node graph (no
+recursion); no silent zeros."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import sympy
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import physgraph as pg
@@ -16,6 +17,7 @@ from physgraph.graph import Arg, Graph, Op, Output, arity
 from physgraph.kernel import Kernel, Options
 
 from helpers import assert_close
+from test_passes import INPUTS, PARAMS, graphs
 
 # ---- random functions, built in parallel as traced values and as SymPy ----------------------
 UNARY = {
@@ -213,11 +215,6 @@ def test_vjp_graph_is_the_transpose_of_jvp(rng):
     assert np.all(vj[1][:, 1, 0] == 0)                   # below the diagonal: never read
 
 
-def test_params_are_not_differentiated():
-    vg = vjp_graph(model.input_graph)
-    assert not any(o.name == "grad_scale" for o in vg.outputs)
-
-
 def _chain(n_nodes: int) -> Graph:
     """out = v_{n/6}, v_{k+1} = 0.5 sin(v_k) + 0.49 v_k + 1e-6 k, v_0 = x: built directly."""
     g = Graph()
@@ -290,20 +287,129 @@ def test_every_differentiable_op_has_a_rule_matching_finite_differences():
         assert_close(jk(x, y, dx, dy), fd, rtol=1e-6, atol=1e-8), op
 
 
-def test_contraction_rules():
-    """y_r = sum_k W[r, k] sin(x_k): the tangent is the same contraction of the tangents,
-    the adjoint of x_k is sum_r ct_r W[r, k] cos(x_k)."""
+def _layer_graph() -> Graph:
+    """y_r = sum_k W[r, k] sin(x_k), r = 0, 1: a layer built directly (no matrix leaves)."""
     g = Graph()
     g.add_arg(Arg("x", "x", (3,)))
     g.add_arg(Arg("W", "W", (2, 3), "param"))
     s = [g.node(Op.SIN, (g.leaf(0, (k,)),)) for k in range(3)]
     g.outputs = [Output("y", (2,), tuple(g.node(Op.CONTRACT, tuple(s), (1, r)) for r in range(2)))]
-    jg = jvp_graph(g)
+    return g
+
+
+def test_contraction_rules(rng):
+    """The tangent is the same layer applied to the tangents, plus the tangent matrix
+    applied to the vector; the adjoint of x_k is the transposed layer (a param of the VJP
+    graph) applied to the adjoints, and W's gradient is left as (adjoints, vector) pairs."""
+    g = _layer_graph()
+    jg = jvp_graph(g, params=True)
+    assert [a.name for a in jg.signature] == ["x", "W", "d_x", "d_W"]
     for r, n in enumerate(jg.outputs[0].nodes):
-        assert jg.ops[n] is Op.CONTRACT and jg.attrs[n] == (1, r)
-        assert [jg.ops[a] for a in jg.args[n]] == [Op.MUL] * 3       # cos(x_k) * d_x_k
-    vg = vjp_graph(g)
-    grad = vg.outputs[0].nodes[0]
-    weights = {vg.attrs[i] for i in range(len(vg)) if vg.ops[i] is Op.PARAM}
-    assert weights == {(1, (r, k)) for r in range(2) for k in range(3)}
-    assert vg.ops[grad] in (Op.MUL, Op.ADD)
+        assert jg.ops[n] is Op.ADD
+        layers = sorted(jg.attrs[a] for a in jg.args[n] if jg.ops[a] is Op.CONTRACT)
+        assert layers == [(1, r), (3, r)]                       # W on d(sin x), d_W on sin x
+    vg = vjp_graph(g, params=True)
+    assert [(a.name, a.role, a.shape) for a in vg.signature[2:]] == [
+        ("ct_y", "input", (2,)), ("layer0_T", "param", (3, 2))]
+    assert [o.name for o in vg.outputs] == ["grad_x", "layer0_ct", "layer0_in"]
+    live = vg.live()                                            # W read by no scalar
+    assert not any(live[i] and vg.ops[i] is Op.PARAM and vg.attrs[i][0] == 1 for i in range(len(vg)))
+    for n in vg.outputs[0].nodes:                                # cos(x_k) * (W^T ct)_k
+        assert Op.CONTRACT in [vg.ops[a] for a in vg.args[n]]
+    x, W, ct = rng.normal(size=(9, 3)), rng.normal(size=(2, 3)), rng.normal(size=(9, 2))
+    dx, dW = rng.normal(size=(9, 3)), rng.normal(size=(2, 3))
+    jv = _kernel(jg)(x, W, dx, dW)
+    grad_x, ct_rows, vector = _kernel(vg)(x, W, ct, W.T)
+    assert_close(jv, np.sin(x) @ dW.T + (np.cos(x) * dx) @ W.T)
+    assert_close(grad_x, np.cos(x) * (ct @ W))
+    assert_close(ct_rows.T @ vector, ct.T @ np.sin(x))          # dL/dW, summed over events
+
+
+def test_params_are_differentiated_on_request(rng):
+    """Without ``params`` only the inputs; with it, their tangents and gradients transpose
+    each other, a param's gradient summed over events."""
+    g = model.input_graph
+    assert not any(o.name == "grad_scale" for o in vjp_graph(g).outputs)
+    jg, vg = jvp_graph(g, params=True), vjp_graph(g, params=True)
+    assert [a.name for a in jg.signature[4:]] == ["d_x", "d_P", "d_s", "d_scale"]
+    assert jg.signature[7].role == "param"
+    assert [o.name for o in vg.outputs] == ["grad_x", "grad_P", "grad_s", "grad_scale"]
+    x, P, s = _model_inputs(rng)
+    tangents = (*_model_inputs(rng), 0.7)
+    ct = (rng.normal(size=(len(x), 2)), rng.normal(size=len(x)), rng.normal(size=len(x)))
+    jv = _kernel(jg)(x, P, s, 1.5, *tangents)
+    vj = _kernel(vg)(x, P, s, 1.5, *ct)
+    lhs = ((ct[0] * jv[0]).sum(1) + ct[1] * jv[1]).sum()
+    rhs = sum((a * t).sum() for a, t in zip(vj, tangents))
+    assert_close(lhs, rhs, rtol=1e-12)
+    h = 1e-6
+    fd = [(a - b) / (2 * h) for a, b in zip(model(x, P, s, scale=1.5 + h)[:2],
+                                               model(x, P, s, scale=1.5 - h)[:2])]
+    only_scale = _kernel(jg)(x, P, s, 1.5, 0 * x, 0 * P, 0 * s, 1.0)
+    for k in range(2):
+        assert_close(only_scale[k], fd[k], rtol=1e-6, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(g=graphs(max_steps=25))
+def test_param_derivatives_of_random_graphs(g):
+    """The random graphs of test_passes (params g, h among the leaves): the tangent along
+    the params against central differences, and the VJP's per-event param gradients
+    against the JVP (<ct, J t> = <J^T ct, t>)."""
+    inputs, params = INPUTS, list(PARAMS.values())
+    n = len(inputs[0])
+    jk, vk = _kernel(jvp_graph(g, params=True)), _kernel(vjp_graph(g, params=True))
+    k = _kernel(g)
+    t = [0.3, -0.8]
+    zeros = [np.zeros(n)] * len(inputs)
+    jv = np.reshape(jk(*inputs, *params, *zeros, *t), (len(g.outputs), n))
+    h = 1e-6
+    plus = np.reshape(k(*inputs, *(p + h * d for p, d in zip(params, t))), jv.shape)
+    minus = np.reshape(k(*inputs, *(p - h * d for p, d in zip(params, t))), jv.shape)
+    scale = np.abs(plus) + np.abs(minus) + np.abs(jv)
+    assert np.all(np.abs(jv - (plus - minus) / (2 * h)) <= 1e-5 * scale + 1e-7)
+    ct = [np.cos(np.arange(n) + k) for k in range(len(g.outputs))]
+    grads = vk(*inputs, *params, *ct)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    found = {o.name: v for o, v in zip(vk.input_graph.outputs, grads)}
+    rhs = sum(found.get(f"grad_{name}", 0) * d for name, d in zip(PARAMS, t))
+    lhs = sum(c * np.real(v) for c, v in zip(ct, jv))
+    assert_close(np.broadcast_to(rhs, (n,)), lhs, rtol=1e-9, atol=1e-9 * np.abs(jv).max())
+
+
+def test_traced_derivatives_with_respect_to_params(rng):
+    """pg.grad / pg.jacobian of params inside traced code: a scalar param, and the weights
+    of a layer, as a matrix product and written out (same numbers)."""
+    W = rng.normal(size=(4, 3))
+
+    def make(contract: bool):
+        @pg.compile(backend="numpy")
+        def f(x: pg.Vec[3], m: pg.Param = 2.0, w: pg.Param[4, 3] = W):
+            d_m = pg.grad(lambda v: pg.exp(-x[0] * v), m)
+            def y(ws):
+                layer = pg.nn.dense(x, pg.Mat([ws[3 * r:3 * r + 3] for r in range(4)]),
+                                    contract=contract)
+                return pg.nn.tanh(layer).dot(pg.Vec(1, 2, 3, 4))
+            return d_m, pg.grad(y, pg.Vec(w.elements()))
+        return f
+    x = rng.normal(size=(6, 3))
+    d_m, d_w = make(True)(x)
+    assert_close(d_m, -x[:, 0] * np.exp(-2 * x[:, 0]))
+    expected = (np.arange(1, 5) / np.cosh(x @ W.T) ** 2)[:, :, None] * x[:, None, :]
+    assert_close(d_w, expected.reshape(6, 12))
+    assert_close(make(False)(x)[1], d_w)
+    with pytest.raises(pg.UnsupportedError, match="boolean"):
+        @pg.compile(backend="numpy")
+        def g(x, m: pg.Param = 2.0):
+            return pg.grad(lambda v: x < v, m)
+
+
+def test_an_op_without_a_derivative_is_an_error_not_a_zero(monkeypatch):
+    """A numeric op with no rule on the path of a derivative raises, naming it (both
+    modes), where it used to give a silent zero."""
+    from physgraph import autodiff
+    monkeypatch.delitem(autodiff.PARTIALS, Op.SIN)
+    g = _chain(60)
+    for transform in (jvp_graph, vjp_graph):
+        with pytest.raises(pg.UnsupportedError, match="sin has no derivative"):
+            transform(g)

@@ -12,6 +12,7 @@ import physgraph as pg
 from physgraph.backends import staging
 from physgraph.backends.jax_ import JaxPrinter
 from physgraph.kernel import Kernel, Options
+from helpers import assert_close as close
 from test_passes import INPUTS, PARAMS, assert_close, graphs
 
 jax = pytest.importorskip("jax")
@@ -69,6 +70,29 @@ def test_grad_of_as_jax_matches_finite_differences(g, part_size):
         scale = max(abs(fd), float(abs(jax.grad(lambda v: abs(loss(v)))(x[0]))), 1e-3)
         value = float(loss(x[0]))
     assert abs(grad - fd) <= 1e-5 * scale + 1e-7 * abs(value)
+
+
+@settings(max_examples=10, deadline=None)
+@given(g=graphs(max_steps=20))
+def test_param_grad_of_as_jax_matches_finite_differences(g):
+    """The random graphs again, differentiated with respect to both params at once."""
+    f = kernel(g, "jax").as_jax()
+    x = [np.float64(v[0]) for v in INPUTS]
+
+    def loss(g_, h_):
+        return sum(jnp.real(jnp.sum(o)) for o in f(*x, g_, h_))
+
+    with jax.enable_x64(True):
+        grads = jax.grad(loss, argnums=(0, 1))(PARAMS["g"], PARAMS["h"])
+        for k, name in enumerate(PARAMS):
+            point = [PARAMS["g"], PARAMS["h"]]
+            h = 1e-6 * point[k]
+
+            def at(v):
+                return float(loss(*(v if j == k else p for j, p in enumerate(point))))
+            fd = (at(point[k] + h) - at(point[k] - h)) / (2 * h)
+            scale = max(abs(fd), abs(at(point[k])), 1e-3)
+            assert abs(float(grads[k]) - fd) <= 1e-5 * scale, name
 
 
 def test_grad_through_constant_complex_and_boolean_outputs():
@@ -178,3 +202,124 @@ def test_as_jax_of_a_float64_kernel_will_not_run_in_float32():
         m, _ = f(p, p)
     assert m.dtype == jnp.float64
     np.testing.assert_allclose(np.asarray(m), np.sqrt(100 - 4 - 16 - 16))       # p + p
+
+
+# ---- gradients with respect to params ------------------------------------------------------
+@pg.compile(backend="jax", dtype="float64")
+def decay(x, m: pg.Param = 2.0):
+    return pg.exp(-x * m)
+
+
+X = np.array([0.5, 1.0])
+
+
+def central(f, v: float, h: float) -> float:
+    return (f(v + h) - f(v - h)) / (2 * h)
+
+
+def test_grad_with_respect_to_a_param_is_the_sum_over_events():
+    """It was a silent 0.0: params had no tangent in the JVP rule."""
+    f = decay.as_jax()
+    with jax.enable_x64(True):
+        loss = lambda m: f(X, m).sum()                                   # noqa: E731
+        grad = float(jax.grad(loss)(2.0))
+        assert grad == pytest.approx(-0.31927500382233387, rel=1e-12)
+        assert grad == pytest.approx(central(lambda m: float(loss(m)), 2.0, 1e-5), rel=1e-6)
+        assert float(jax.jit(jax.grad(loss))(2.0)) == pytest.approx(grad, rel=1e-14)
+        per_m = jax.vmap(jax.grad(loss))(jnp.array([2.0, 3.0]))
+        assert_close(np.asarray(per_m), -(X * np.exp(-np.outer([2.0, 3.0], X))).sum(1))
+        per_event = -X * np.exp(-2 * X)
+        assert_close(np.asarray(jax.jacfwd(lambda m: f(X, m))(2.0)), per_event)
+        assert_close(np.asarray(jax.jacrev(lambda m: f(X, m))(2.0)), per_event)
+        both = jax.grad(lambda x, m: f(x, m).sum(), argnums=(0, 1))(X, 2.0)
+        assert_close(np.asarray(both[0]), -2 * np.exp(-2 * X))
+        assert float(jax.hessian(loss)(2.0)) == pytest.approx((X * X * np.exp(-2 * X)).sum(),
+                                                               rel=1e-12)
+
+
+def test_the_inputs_only_jvp_kernel_serves_until_a_param_is_differentiated():
+    """A param held fixed is a symbolic zero: no kernel with param tangents is built."""
+    @pg.compile(backend="jax")
+    def k(x, m: pg.Param = 2.0):
+        return pg.exp(-x * m)
+    f = k.as_jax()
+    with jax.enable_x64(True):
+        jax.grad(lambda x: f(x, 2.0).sum())(X)
+        assert set(k.__dict__["_derived"]) == {"jvp"}
+        jax.grad(lambda m: f(X, m).sum())(2.0)
+        assert set(k.__dict__["_derived"]) == {"jvp", "jvp_params"}
+
+
+def test_integer_inputs_are_not_differentiated():
+    f = decay.as_jax()
+    with jax.enable_x64(True):
+        out, tangent = jax.jvp(lambda m: f(jnp.array([1, 2]), m), (2.0,), (1.0,))
+    assert_close(np.asarray(tangent), -np.array([1, 2]) * np.exp(-2 * np.array([1, 2])))
+
+
+def test_matrix_element_gradients_with_respect_to_mass_and_coupling():
+    """d|M|^2/dm_t and d|M|^2/dalpha_s of g g -> t t~ against central differences."""
+    from physgraph.physics import processes
+    p = gg_tt_events(5)
+    k = processes.compiled("gg_tt", backend="jax")
+    f, reference = k.as_jax(), k.with_backend("numpy")
+
+    def summed(**params):
+        return float(reference(*p, **params).sum())
+
+    with jax.enable_x64(True):
+        d_m, d_a = jax.grad(lambda m, a: f(*p, m_t=m, alpha_s=a).sum(), argnums=(0, 1))(
+            173.0, 0.118)
+    assert float(d_m) == pytest.approx(central(lambda m: summed(m_t=m), 173.0, 1e-2), rel=1e-6)
+    assert float(d_a) == pytest.approx(central(lambda a: summed(alpha_s=a), 0.118, 1e-5),
+                                       rel=1e-6)
+    assert float(d_a) == pytest.approx(2 * summed() / 0.118, rel=1e-12)     # |M|^2 ~ alpha_s^2
+
+
+def gg_tt_events(n: int, sqrt_s: float = 500.0) -> list[np.ndarray]:
+    """n phase-space points of g g -> t t~ in the centre-of-mass frame (RAMBO)."""
+    from physgraph.physics.rambo import rambo_function
+    generate = pg.compile(rambo_function([173.0, 173.0]), backend="numpy")
+    p3, p4, _ = generate(np.random.default_rng(5).uniform(size=(n, 8)), sqrt_s=sqrt_s)
+    e = np.full(n, sqrt_s / 2)
+    zero = np.zeros(n)
+    return [np.stack([e, zero, zero, e], 1), np.stack([e, zero, zero, -e], 1), p3, p4]
+
+
+def _mlp_parts(rng):
+    layers = [(rng.standard_normal((16, 3)) * 0.5, rng.standard_normal(16)),
+              (rng.standard_normal((1, 16)) * 0.5, rng.standard_normal(1))]
+    return layers, rng.standard_normal((40, 3))
+
+
+def _jnp_mlp(params, x):
+    h = jnp.tanh(x @ params["mlp_W0"].T + params["mlp_b0"])
+    return (h @ params["mlp_W1"].T + params["mlp_b1"])[:, 0]
+
+
+@pytest.mark.parametrize("contract", [True, False])
+def test_network_weights_get_jax_s_own_gradient_and_train(rng, contract):
+    """The weights as a pytree: jax.grad gives the gradient jnp code gets (a layer run as a
+    matrix product or written out), and an optax-style update (tree_map) trains them."""
+    layers, x = _mlp_parts(rng)
+    mlp = pg.nn.MLP(layers, "tanh", contract=contract)
+    f = mlp.compile(backend="jax").as_jax()
+    params = f.defaults
+    assert sorted(params) == ["mlp_W0", "mlp_W1", "mlp_b0", "mlp_b1"]
+    target = np.sin(x[:, 0])
+
+    def loss(params, net):
+        return jnp.mean((net(params) - target) ** 2)
+    ours = lambda params: f(x, **params)[:, 0]                            # noqa: E731
+    theirs = lambda params: _jnp_mlp(params, x)                           # noqa: E731
+    with jax.enable_x64(True):
+        got = jax.grad(loss)(params, ours)
+        want = jax.grad(loss)(params, theirs)
+        for name in params:
+            close(np.asarray(got[name]), np.asarray(want[name]), rtol=1e-10, atol=1e-13)
+        step = jax.jit(lambda p: jax.tree_util.tree_map(
+            lambda w, g: w - 0.1 * g, p, jax.grad(loss)(p, ours)))
+        trained = params
+        for _ in range(30):
+            trained = step(trained)
+        assert float(loss(trained, ours)) < 0.5 * float(loss(params, ours))

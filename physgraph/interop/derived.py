@@ -1,9 +1,9 @@
 """Kernels of a kernel's derivative graphs, for framework gradients (torch, JAX).
 
-``autodiff.jvp_graph`` keeps a network layer a contraction (its tangent is the same layer
-applied to the tangents: one more matrix product); ``vjp_graph`` writes the transposed
-layer out as scalar multiply-adds with the weights, so a reverse-mode kernel is one fused
-scalar loop (correct on every backend, not a matrix product).
+Both keep network layers matrix products: ``autodiff.jvp_graph`` applies the same layer to
+the tangents (and the tangent matrix to the vector), ``vjp_graph`` the transposed layer
+to the adjoints, reading the matrix transposed from an extra param, and leaves the
+weights' gradients, sums over events of outer products, to its caller.
 """
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from ..kernel import Kernel
 
 
 def derived(k: Kernel, transform, suffix: str) -> Kernel:
-    """``transform`` (jvp_graph or vjp_graph) of ``k``'s graph as a kernel with ``k``'s
-    options, returning a flat tuple of its outputs; built once per kernel."""
+    """``transform`` (jvp_graph or vjp_graph, with or without params) of ``k``'s graph as a
+    kernel with ``k``'s options, returning a flat tuple of its outputs; built once per
+    kernel and ``suffix``."""
     cache = k.__dict__.setdefault("_derived", {})
     if suffix not in cache:
         graph = transform(k.input_graph)

@@ -2,12 +2,24 @@
 
 The primal runs the jax backend's generated ``jnp`` code; its JVP is the jax kernel of
 ``autodiff.jvp_graph`` (a ``jax.custom_jvp`` rule), which JAX transposes for reverse mode,
-so ``jax.grad`` works too.  Per-event inputs are differentiated; params are per-call
-constants and get zero tangents from physgraph.
+so ``jax.grad``, ``jacrev`` and ``jacfwd`` all work, under ``jit`` and ``vmap`` too.
+
+Every argument is differentiable, params included.  A param's tangent is a per-call value
+that the JVP kernel reads like the param itself, so in reverse mode (the transpose of that
+read, a broadcast over events) a param's cotangent is the sum over events of the per-event
+derivative.  The JVP kernel with param tangents is built the first time one is not a
+symbolic zero; until then the cheaper one for the inputs alone serves.  Integer arrays
+are not differentiated (their tangents are float0, as everywhere in JAX).
+
+Params are keyword arguments, so a dict of them is a pytree: ``jax.grad(loss)(params)``
+with ``loss(params) = ... f(x, **params) ...`` returns a dict of the same shape, which
+optax-style optimizers update.  ``f.defaults`` is such a dict of the kernel's defaults.
 
 JAX arrays passed to a kernel itself run on the jax backend, where they are.
 """
 from __future__ import annotations
+
+from functools import partial
 
 import numpy as np
 
@@ -23,17 +35,21 @@ def as_jax(k):
     kj = k if k.options.backend == "jax" else k.with_backend("jax")
     fn = kj._function()
     sig = kj.input_graph.signature
-    inputs = [p for p, a in enumerate(sig) if a.role == "input"]
+    params = [p for p, a in enumerate(sig) if a.role == "param"]
 
     @jax.custom_jvp
     def flat(*values):
         return tuple(fn(*values))
 
-    @flat.defjvp
     def flat_jvp(primals, tangents):
-        jvp = derived(kj, jvp_graph, "jvp")._function()
+        with_params = any(not _is_zero(tangents[p]) for p in params)
+        transform = partial(jvp_graph, params=with_params)
+        jvp = derived(kj, transform, "jvp_params" if with_params else "jvp")._function()
+        wrt = [p for p, a in enumerate(sig) if with_params or a.role == "input"]
+        dense = [_dense(tangents[p], primals[p], kj.options.dtype) for p in wrt]
         out = flat(*primals)
-        return out, tuple(map(_tangent_of, out, jvp(*primals, *(tangents[p] for p in inputs))))
+        return out, tuple(map(_tangent_of, out, jvp(*primals, *dense)))
+    flat.defjvp(flat_jvp, symbolic_zeros=True)
 
     def jax_function(*args, **kwargs):
         # checked per call (per trace under jax.jit): x64 is JAX's global setting or a context
@@ -45,7 +61,24 @@ def as_jax(k):
                 f'jax.enable_x64(True):"), or compile with dtype="float32"')
         return structure_mod.unflatten(kj.structure, list(flat(*kj._bind(args, kwargs))))
     jax_function.__name__ = k.name
+    jax_function.defaults = {a.name: np.array(a.default, kj.options.dtype) for a in sig
+                             if a.role == "param" and a.default is not None}
     return jax_function
+
+
+def _is_zero(tangent) -> bool:
+    from jax.custom_derivatives import SymbolicZero
+    return isinstance(tangent, SymbolicZero)
+
+
+def _dense(tangent, primal, dtype: str):
+    """A tangent as the JVP kernel reads it: zeros for a symbolic zero and for an integer
+    array's float0 tangent."""
+    import jax
+    import jax.numpy as jnp
+    if _is_zero(tangent) or jnp.result_type(tangent) == jax.dtypes.float0:
+        return jnp.zeros(jnp.shape(primal), dtype)
+    return tangent
 
 
 def _tangent_of(primal, tangent):

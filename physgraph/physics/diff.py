@@ -4,7 +4,9 @@ The function is called on the traced values themselves, then differentiated on t
 (``physgraph.autodiff``), so the derivative shares every node it can with the function's
 value: an extended Kalman filter writes its propagation once and gets the transport
 Jacobian from it.  Derivatives are taken with respect to the nodes of ``x`` (each element
-an independent variable), holding every other traced value fixed.
+an independent variable), holding every other traced value fixed.  ``x`` may hold params
+(``pg.Param`` arguments, scalars or the elements of a matrix, network layers' weights
+included) as well as per-event values.
 """
 from __future__ import annotations
 
@@ -12,9 +14,9 @@ from numbers import Number
 from typing import Callable
 
 from .. import autodiff
-from ..errors import TraceError
+from ..errors import TraceError, UnsupportedError
 from ..frontend.scalar import Scalar
-from ..graph import Graph, Op
+from ..graph import Graph, Op, T
 from .linalg import Mat, Vec
 
 
@@ -75,6 +77,10 @@ def jacobian(f: Callable, x, mode: str = "auto"):
     ys, y_vec = _elements(f(Vec(xs) if x_vec else xs[0]))
     wrt = [_node(g, v) for v in xs]
     outs = [_node(g, v) for v in ys]
+    for n in outs:
+        if n is not None and g.types[n] is T.BOOL:
+            raise UnsupportedError(f"the derivative of a boolean value ({g.describe(n)}) "
+                                   "does not exist; differentiate the numbers it selects")
     if mode == "auto":
         mode = "forward" if len(xs) <= len(ys) else "reverse"
     rows = _derivatives(g, wrt, outs, mode)
