@@ -123,3 +123,17 @@ def test_command_names_an_unknown_entry_and_peer(capsys):
     with pytest.raises(SystemExit):
         main(["bench", "corpus", "--only", "breit-wigner", "--peers", "maple"])
     assert "maple" in capsys.readouterr().err
+
+
+def _slow_peer(outputs, inputs) -> int:
+    import time
+    time.sleep(30)
+    return 0
+
+
+def test_a_slow_peer_is_given_up(monkeypatch):
+    monkeypatch.setitem(corpus.PEERS, "slow", ("slow", "sympy", _slow_peer))
+    entry = next(e for e in ENTRIES if e.name == "breit-wigner")
+    row = corpus.measure(entry, ["slow", "sympy-cse"], timeout=0.5)
+    assert row["flops"]["slow"] is None and "gave up after 0.5 s" in row["skipped"]["slow"]
+    assert row["flops"]["sympy-cse"] == 8
