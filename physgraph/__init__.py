@@ -7,6 +7,7 @@ from . import interop  # noqa: F401  (registers the framework arrays a kernel ta
 from .api import compile
 from .errors import DTypeError, PhysgraphError, ShapeError, TraceError, UnsupportedError
 from .frontend.argtype import Param
+from .frontend import madgraph  # noqa: F401  (pg.madgraph.load: a MadGraph output directory)
 from .frontend.scalar import FUNCTIONS as _MATH
 from .frontend.scalar import Scalar
 from .kernel import Kernel

@@ -1,6 +1,7 @@
 """The ``physgraph`` command: ``bench`` (measure a workload), ``show`` (what the compiler did
-to a function) and ``cache`` (the on-disk kernel cache).  Each subcommand is one
-``_add_<name>`` function that registers its parser, and one function that runs it."""
+to a function), ``import-madgraph`` (a MadGraph output as a Python module) and ``cache`` (the
+on-disk kernel cache).  Each subcommand is one ``_add_<name>`` function that registers its
+parser, and one function that runs it."""
 from __future__ import annotations
 
 import argparse
@@ -188,7 +189,9 @@ def _add_show(sub) -> None:
         description="Import MODULE (a dotted name or a .py file) and show the kernel FUNCTION: "
         "a compiled kernel (@pg.compile) as it is, a plain function traced on the spot. "
         "With no option, the pass report and the source.")
-    p.add_argument("target", metavar="MODULE:FUNCTION")
+    p.add_argument("target", metavar="MODULE:FUNCTION",
+                   help="or madgraph:PATH, a MadGraph CUDACPP output directory: every "
+                   "subprocess in turn")
     p.add_argument("--source", action="store_true", help="print the generated source")
     p.add_argument("--report", action="store_true", help="print the per-pass table")
     p.add_argument("--graph", metavar="FILE", help="write the optimized graph as Graphviz text")
@@ -227,8 +230,14 @@ def _load_target(target: str, parser: argparse.ArgumentParser):
 def _show(args: argparse.Namespace) -> int:
     from . import compile as pg_compile
     from .kernel import Kernel
+    if args.target.startswith("madgraph:"):
+        return _show_madgraph(args)
     obj = _load_target(args.target, args.parser)
     kernel = obj if isinstance(obj, Kernel) else pg_compile(obj)
+    return _show_kernel(kernel, args)
+
+
+def _show_kernel(kernel, args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("dtype", args.dtype),) if v}
     if args.backend or changes:
         kernel = kernel.with_backend(args.backend or kernel.options.backend, **changes)
@@ -241,6 +250,51 @@ def _show(args: argparse.Namespace) -> int:
         with open(args.graph, "w") as f:
             f.write(kernel.to_dot())
         print(f"wrote {args.graph} (render: dot -Tsvg {args.graph} -o graph.svg)")
+    return 0
+
+
+def _show_madgraph(args: argparse.Namespace) -> int:
+    from .frontend import madgraph
+    path = args.target.removeprefix("madgraph:")
+    try:
+        proc = madgraph.load(path)
+    except madgraph.MissingFileError as err:
+        args.parser.error(str(err))
+    for name, sub in proc.subprocesses.items():
+        particles = ", ".join(f"{p} ({pdg})" for p, pdg in zip(sub.particles, sub.pdg))
+        print(f"{name}: {' | '.join(sub.processes)}\n  particles {particles}\n  masses "
+              f"{sub.masses}\n  params {sub.params}" + ("\n  mirror process too" if sub.mirror
+                                                       else ""))
+        _show_kernel(sub.kernel(), args)
+        print()
+    return 0
+
+
+# ---- physgraph import-madgraph ---------------------------------------------------------------
+def _add_import_madgraph(sub) -> None:
+    p = sub.add_parser(
+        "import-madgraph", help="write a MadGraph output directory as a Python module",
+        description="Translate a MadGraph5_aMC@NLO CUDACPP output directory (output "
+        "standalone_cudacpp) into one readable Python module written with physgraph's physics "
+        "library: one traced function per subprocess, parameters from the param card.")
+    p.add_argument("path", metavar="PATH", help="the MadGraph output directory")
+    p.add_argument("-o", "--output", metavar="MODULE.py", required=True,
+                   help="the Python file to write")
+    p.add_argument("--param-card", metavar="CARD", default=None,
+                   help="another param card (default PATH/Cards/param_card.dat)")
+    p.set_defaults(func=_import_madgraph, parser=p)
+
+
+def _import_madgraph(args: argparse.Namespace) -> int:
+    from .frontend import madgraph
+    try:
+        proc = madgraph.load(args.path, param_card=args.param_card)
+    except madgraph.MissingFileError as err:
+        args.parser.error(str(err))
+    written = proc.write(args.output)
+    names = ", ".join(sub.code.name for sub in proc.subprocesses.values())
+    print(f"wrote {written}: {len(proc.subprocesses)} subprocess(es) ({names}), "
+          f"model {proc.model}")
     return 0
 
 
@@ -273,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     _add_bench(sub)
     _add_show(sub)
+    _add_import_madgraph(sub)
     _add_cache(sub)
     return parser
 

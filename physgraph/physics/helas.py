@@ -1,7 +1,8 @@
 """Helicity amplitudes in the HELAS/ALOHA conventions of MadGraph5_aMC@NLO, traced symbolically.
 
-A process is ported from MadGraph's generated code line by line: external wavefunctions
-(``ixxxxx``, ``oxxxxx``, ``vxxxxx``), off-shell currents (``FFV1_1``, ``FFV1_2``,
+A process is ported from MadGraph's generated code line by line (or imported by
+``pg.madgraph``, which translates the vertex routines and uses this module for the rest):
+external wavefunctions (``ixxxxx``, ``oxxxxx``, ``vxxxxx``, ``sxxxxx``), off-shell currents (``FFV1_1``, ``FFV1_2``,
 ``FFV1P0_3``, ``VVV1P0_1``, ``VVVV1P0_1``...) and vertex amplitudes (``FFV1_0``,
 ``VVV1_0``, ``VVVV1_0``...).  Everything builds graph nodes; nothing is a number.  Helicities
 are Python integers, so a helicity sum is unrolled at trace time; zero spinor components are
@@ -194,6 +195,13 @@ def vxxxxx(p: Vec4, mass, nhel: int, nsv: int, beam: int = 0) -> Wavefunction:
     moving = (hel0 * pp / mass, eps1, eps2, hel0 * p3 * emp + hel * SQH * pt / pp)
     rest = (0, -hel * SQH, 1j * nsvahl * SQH, hel0)
     return Wavefunction(_at_rest(pp, rest, moving), out_p, True)
+
+
+def sxxxxx(p: Vec4, nss: int, beam: int = 0) -> Wavefunction:
+    """Scalar boson, incoming (nss=-1) or outgoing (nss=+1): the constant 1."""
+    if nss not in (1, -1):
+        raise ValueError(f"nss must be +1 (outgoing) or -1 (incoming), got {nss!r}")
+    return Wavefunction((1,), _scaled(nss, _momentum(p, beam)), True)
 
 
 def vlinear(p: Vec4, pol: str, nsv: int, beam: int = 0) -> Wavefunction:
@@ -399,8 +407,14 @@ def sum_helicities(squared: Callable[[tuple], object], helicities: Sequence[Sequ
     the constant 0 is dead.  The passes drop those again in the kernel itself; the list of
     survivors is attached as a note for ``Kernel.report()``.
     """
-    combos = list(itertools.product(*helicities))
-    terms = [squared(h) for h in combos]
+    return sum_combinations(squared, list(itertools.product(*helicities)), label)
+
+
+def sum_combinations(squared: Callable[[tuple], object], combos: Sequence[Sequence[int]],
+                     label: str = "helicities") -> object:
+    """``sum_helicities`` over an explicit list of helicity combinations (MadGraph's
+    helicity table, in its order)."""
+    terms = [squared(tuple(h)) for h in combos]
     alive = _surviving(terms)
     traced = [t for t in terms if isinstance(t, sc.Scalar)]
     if traced:
@@ -431,6 +445,37 @@ def _surviving(terms: list) -> list[bool]:
         node = out.nodes[0]
         alive[k] = not (lowered.ops[node] is Op.CONST and lowered.attrs[node] == 0)
     return alive
+
+
+# ---- what MadGraph's generated code needs around the routines ------------------------------
+def cxmake(re, im) -> object:
+    """The complex number re + i im (MadGraph's cxmake)."""
+    return re + 1j * im
+
+
+def ternary(condition, if_true: Callable[[], object], if_false: Callable[[], object]) -> object:
+    """C++'s ``condition ? a : b`` with both branches as thunks: decided now when the
+    condition is a plain bool (a massless propagator's ``M3 != 0.``, where the untaken branch
+    would divide by zero), selected per event with ``where`` when it is traced."""
+    if isinstance(condition, sc.Scalar):
+        return sc.where(condition, if_true(), if_false())
+    return if_true() if condition else if_false()
+
+
+def colour_sum(jamps: Sequence, matrix: Sequence[Sequence[int]],
+               denominators: Sequence[int]) -> object:
+    """sum_ij Re(conj(J_i) J_j) matrix[i][j] / denominators[i] of the colour-flow amplitudes
+    J (MadGraph's JAMPs), the matrix real and symmetric as color_sum.cc gives it: each row's
+    diagonal term plus twice the terms right of it, the way MadGraph sums it."""
+    total = 0
+    for i, (row, den) in enumerate(zip(matrix, denominators)):
+        z = 0
+        for j in range(i, len(jamps)):
+            if row[j]:
+                z = z + (row[j] if j == i else 2 * row[j]) / den * jamps[j]
+        if not _is_zero(z):
+            total = total + sc.re(jamps[i]) * sc.re(z) + sc.im(jamps[i]) * sc.im(z)
+    return total
 
 
 # ---- boosts ---------------------------------------------------------------------------------

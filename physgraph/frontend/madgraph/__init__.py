@@ -1,0 +1,135 @@
+"""Import any process from MadGraph5_aMC@NLO's CUDACPP output (``output standalone_cudacpp``).
+
+    proc = pg.madgraph.load("gg_tt.sa")
+    sub = proc.subprocesses["P1_Sigma_sm_gg_ttx"]
+    k = sub.kernel(backend="numba")              # k(p1, p2, p3, p4, alpha_s=..., MT=..., WT=...)
+
+The directory's C++ is translated, not matched against routines known in advance: the ALOHA
+vertex routines of ``src/HelAmps_<model>.h`` from their bodies (``aloha``), the model's
+parameters from ``src/Parameters_<model>.{h,cc}`` and ``Cards/param_card.dat``
+(``parameters``), each ``SubProcesses/P*/`` from its ``CPPProcess.cc`` and ``color_sum.cc``
+(``process``).  The translation is one Python module (``writer``), executed here and written
+by ``physgraph import-madgraph``; external wavefunctions come from
+``physgraph.physics.helas``.
+
+Parameters: a subprocess whose couplings depend on the strong coupling takes ``alpha_s``
+per call; the masses and widths it passes to its routines (MadGraph's ``cIPD``: ``MT``,
+``WT``...) are per-call parameters too; all of them default to the param card's values.
+The other parameters and couplings are constants computed from the card at load time
+(``load(path, param_card=...)`` reads another card), so changing a mass per call does not
+recompute couplings derived from it.
+"""
+from __future__ import annotations
+
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import UnsupportedError
+from .aloha import read_routines
+from .cpp import MadgraphError, MissingFileError
+from .parameters import read_card, read_model
+from .process import ProcessCode, param_name, read_process
+from .writer import module_source
+
+__all__ = ["MadgraphError", "MissingFileError", "Process", "Subprocess", "load"]
+
+
+@dataclass
+class Subprocess:
+    """One ``SubProcesses/P*/`` directory: its matrix element as a traced function."""
+    name: str                  # the directory: P1_Sigma_sm_gg_ttx
+    processes: tuple           # "g g > t t~", ... (all sharing this matrix element)
+    particles: tuple           # names, MadGraph's order: incoming first
+    pdg: tuple                 # PDG codes (None where the card does not say)
+    masses: tuple              # the param card's values
+    params: dict               # per-call parameter -> default
+    mirror: bool               # MadGraph also uses it with the incoming particles swapped
+    code: ProcessCode = field(repr=False)
+    _make: object = field(repr=False, default=None)
+
+    @property
+    def function(self):
+        """The traced function: one ``pg.Vec4`` per particle, then the per-call params."""
+        return self.build()
+
+    def build(self, beams: str = "any"):
+        """The traced function; ``beams="z"``: incoming momenta along +z (the first) and -z
+        (the second): only their energies are read and their wavefunctions fold."""
+        return self._make(beams)
+
+    def kernel(self, beams: str = "any", **options):
+        """``pg.compile(**options)`` of the function (``beams`` as in ``build``)."""
+        from ...api import compile as pg_compile
+        return pg_compile(**options)(self.build(beams))
+
+
+@dataclass
+class Process:
+    """A loaded output directory: its subprocesses, by directory name, and the module
+    source they were executed from."""
+    path: Path
+    model: str
+    subprocesses: dict
+    source: str = field(repr=False)
+
+    def write(self, path: str | Path) -> Path:
+        """Write the Python module (``physgraph import-madgraph``)."""
+        path = Path(path)
+        path.write_text(self.source)
+        return path
+
+
+def load(path: str | Path, param_card: str | Path | None = None) -> Process:
+    """Read a MadGraph5_aMC@NLO CUDACPP output directory (``output standalone_cudacpp``)."""
+    directory = Path(path).expanduser().resolve()
+    if not directory.is_dir():
+        raise MissingFileError(f"{directory} is not a directory (a MadGraph output directory "
+                               "with src/, SubProcesses/ and Cards/ is needed)")
+    card = read_card(Path(param_card) if param_card else directory / "Cards" / "param_card.dat")
+    model = read_model(directory / "src", card)
+    routines = read_routines(directory / "src" / f"HelAmps_{model.name}.h")
+    subdirs = sorted(p for p in (directory / "SubProcesses").glob("P*") if p.is_dir())
+    if not subdirs:
+        raise MissingFileError(f"{directory}/SubProcesses has no P*/ subprocess directory")
+    codes = [read_process(d, model, routines) for d in subdirs]
+    alpha_s = card.get("sminputs", (3,), "the alpha_s default of the dependent couplings") \
+        if any(c.dependent_used for c in codes) else None
+    source = module_source(directory, card, model, routines, codes, alpha_s)
+    module = types.ModuleType(f"madgraph_{directory.stem.replace('.', '_')}")
+    module.__file__ = str(directory / "<physgraph import>")
+    exec(compile(source, f"<madgraph import of {directory}>", "exec"),  # noqa: S102
+         module.__dict__)
+    subprocesses = {c.directory: _subprocess(c, model, card, module, alpha_s) for c in codes}
+    return Process(directory, model.name, subprocesses, source)
+
+
+def _subprocess(code: ProcessCode, model, card, module, alpha_s) -> Subprocess:
+    particles = tuple(code.processes[0].replace(">", " ").split())
+    if len(particles) != len(code.masses):
+        raise UnsupportedError(f"{code.directory}: the process line '{code.processes[0]}' "
+                               f"names {len(particles)} particles, the masses are "
+                               f"{len(code.masses)}")
+    params = {"alpha_s": alpha_s} if code.dependent_used else {}
+    params.update({param_name(p): model.values[p] for p in code.ipd})
+    masses = tuple(float(abs(model.values[m])) for m in code.masses)
+    pdg = tuple(_pdg(name, mass, model, card) for name, mass in zip(particles, code.masses))
+    return Subprocess(code.directory, tuple(code.processes), particles, pdg, masses, params,
+                      code.nprocesses == 2, code, getattr(module, f"make_{code.name}"))
+
+
+def _pdg(name: str, mass_param: str, model, card) -> int | None:
+    """The PDG code of particle ``name``: from the card's particle names, flipping the sign
+    for an antiparticle (``t~``, or ``e+`` when the card names ``e-``), else from the mass
+    block entry its mass is read from."""
+    base, sign = (name[:-1], -1) if name.endswith("~") else (name, 1)
+    if base in card.names:
+        return sign * card.names[base]
+    if base[-1:] in ("+", "-"):
+        other = base[:-1] + ("-" if base.endswith("+") else "+")
+        if other in card.names:
+            return -sign * card.names[other]
+    block, keys = model.card_keys.get(mass_param, (None, ()))
+    if block == "mass" and len(keys) == 1:
+        return sign * keys[0]
+    return None
