@@ -222,6 +222,36 @@ def test_show_prints_every_subprocess_report(capsys):
     assert "kernel 'ss_ss'" in out and "helicities: 1 of 1" in out
 
 
+# ---- the benchmark ----------------------------------------------------------------------------
+FAKE_CHECK = """#!/bin/sh
+echo "FP precision                = DOUBLE (NaN/abnormal=0, zero=0)"
+echo "EvtsPerSec[MatrixElems] (3) = ( 1.234500e+06                 )  sec^-1"
+echo "$@ threads=$OMP_NUM_THREADS" > args.txt
+"""
+
+
+def test_bench_runs_the_import_and_reads_the_check_programs_rate(tmp_path):
+    from physgraph.bench import runner, workloads
+    from physgraph.bench.impls import select
+    toy = toy_copy(tmp_path)
+    folder = toy / "SubProcesses" / "P1_Sigma_toy_ss_ss"
+    w = workloads.get(f"madgraph:{folder}")
+    assert w.peers[0].skip_reason(w, "float64").startswith("no check_cpp.exe")
+    exe = folder / "check_cpp.exe"        # stands in for madgraph4gpu's: prints what it prints
+    exe.write_text(FAKE_CHECK)
+    exe.chmod(0o755)
+    impls = select(["numpy"], ["madgraph4gpu"], w)
+    rows = {r.impl: r for r in runner.run(w, impls, runner.Config(events=300, repeat=2)).rows}
+    assert rows["physgraph-numpy"].status == "ok"
+    assert rows["physgraph-numpy"].max_rel_err < 1e-12
+    peer = rows["madgraph4gpu-check"]
+    assert (peer.status, peer.events_per_s) == ("ok", 1.2345e6)
+    assert "not checked here" in peer.message
+    assert (folder / "args.txt").read_text().startswith("-p 2 256 2 threads=")
+    rows = runner.run(w, impls[1:], runner.Config(events=300, dtype="float32")).rows
+    assert rows[0].status == "failed" and "FPTYPE=f" in rows[0].message
+
+
 # ---- bad input ----------------------------------------------------------------------------
 def toy_copy(tmp_path: Path) -> Path:
     return Path(shutil.copytree(TOY, tmp_path / "toy.sa"))

@@ -30,6 +30,9 @@ class Prepared:
     # a tool too slow for the whole batch (a per-event Python loop) runs on the first
     # ``subset`` events only: it is checked on those and its rate is per event it ran
     subset: int | None = None
+    # a program that draws its own events and times itself (madgraph4gpu's check):
+    # (events, repeat) -> (events/s, what it ran); not checked against the reference
+    self_timed: Callable[[int, int], tuple[float, str]] | None = None
 
 
 @dataclass(frozen=True)

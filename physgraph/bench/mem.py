@@ -67,14 +67,16 @@ def gg_ttg_reference(inputs: Arrays) -> list[np.ndarray]:
     return [k(*(inputs[f"p{j}"].astype(np.float64) for j in range(1, 6)))]
 
 
-def _generate(masses: tuple):
+def generate_events(masses: tuple, sqrt_s: float = SQRT_S):
+    """Workload.generate: flat phase-space points of final-state ``masses`` from the compiled
+    RAMBO at ``sqrt_s``, the beams along +z and -z."""
     def generate(n: int, rng: np.random.Generator, dtype: str) -> Arrays:
         from .. import compile as pg_compile
         from ..physics.rambo import rambo_function
         k = pg_compile(rambo_function(masses), backend="numpy")
-        final = k(rng.uniform(size=(n, 4 * len(masses))), sqrt_s=SQRT_S)[:-1]
-        beams = [np.tile([SQRT_S / 2, 0, 0, SQRT_S / 2], (n, 1)),
-                 np.tile([SQRT_S / 2, 0, 0, -SQRT_S / 2], (n, 1))]
+        final = k(rng.uniform(size=(n, 4 * len(masses))), sqrt_s=sqrt_s)[:-1]
+        beams = [np.tile([sqrt_s / 2, 0, 0, sqrt_s / 2], (n, 1)),
+                 np.tile([sqrt_s / 2, 0, 0, -sqrt_s / 2], (n, 1))]
         return {f"p{j + 1}": np.ascontiguousarray(p, dtype=dtype)
                 for j, p in enumerate([*beams, *final])}
     return generate
@@ -112,20 +114,20 @@ def uu_aaa_reference(inputs: Arrays) -> list[np.ndarray]:
 
 register(Workload(
     name="mem-gg_tt", description="g g -> t t~ |M|^2, 3 diagrams, 16 helicities (HELAS DSL)",
-    build=lambda: _symbolic("gg_tt", 4), generate=_generate((173.0, 173.0)),
+    build=lambda: _symbolic("gg_tt", 4), generate=generate_events((173.0, 173.0)),
     kernel=_own_kernel("gg_tt"),
     reference=gg_tt_reference, default_events=200_000, tolerance=FLOAT32_TOLERANCE,
     note="physgraph runs the traced process; the peers its SymPy form after complex lowering"))
 
 register(Workload(
     name="mem-uu_aaa", description="u u~ -> 3 photons |M|^2, 6 diagrams, 32 helicities",
-    build=lambda: _symbolic("uu_aaa", 5), generate=_generate((0.0, 0.0, 0.0)),
+    build=lambda: _symbolic("uu_aaa", 5), generate=generate_events((0.0, 0.0, 0.0)),
     kernel=_own_kernel("uu_aaa"),
     reference=uu_aaa_reference, default_events=200_000, tolerance=FLOAT32_TOLERANCE,
     note="physgraph runs the traced process; numba takes about a minute to compile it"))
 
 register(Workload(
     name="mem-gg_ttg", description="g g -> t t~ g |M|^2, 16 diagrams, 6 colour flows",
-    build=None, generate=_generate((173.0, 173.0, 0.0)), kernel=_own_kernel("gg_ttg"),
+    build=None, generate=generate_events((173.0, 173.0, 0.0)), kernel=_own_kernel("gg_ttg"),
     reference=gg_ttg_reference, default_events=100_000, tolerance=FLOAT32_TOLERANCE,
     note="numba takes minutes to compile its 2*10^4-operation body; no SymPy peers"))

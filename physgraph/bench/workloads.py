@@ -164,7 +164,10 @@ class UnknownWorkloadError(LookupError):
 
 
 def get(name: str) -> Workload:
-    """The workload called ``name``."""
+    """The workload called ``name``; ``madgraph:PATH`` imports a MadGraph output."""
+    from . import madgraph
+    if name.startswith(madgraph.PREFIX):
+        return madgraph.workload(name.removeprefix(madgraph.PREFIX))
     known = registry()
     if name not in known:
         raise UnknownWorkloadError(f"unknown workload {name!r}; known workloads: "

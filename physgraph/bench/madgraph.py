@@ -1,0 +1,140 @@
+"""Workload ``madgraph:PATH``: a subprocess imported from a MadGraph5_aMC@NLO CUDACPP output
+directory (``pg.madgraph``), against madgraph4gpu's own SIMD C++ for the same process.
+
+PATH is the output directory (its first subprocess) or one ``SubProcesses/P*`` directory in
+it.  Events are on-shell RAMBO points at 1.5 TeV with the beams along z (the energy of
+madgraph4gpu's check program); physgraph runs the imported function for any beam direction,
+as MadGraph's own code does.  The reference is the same traced function evaluated by the
+numpy backend without passes.
+
+The peer ``madgraph4gpu`` runs the check program built in the subprocess directory (``make
+BACKEND=cppauto FPTYPE=d`` there makes ``check_cpp.exe``): ``check_cpp.exe -p BLOCKS 256
+ITERATIONS`` on about as many events, with as many OpenMP threads as the machine has cores,
+and reads its ``EvtsPerSec[MatrixElems]``.  It draws its own events and times itself, so its
+row is not checked against the reference here: MadGraph's code is checked against its own
+reference dumps by the importer's tests.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+from .impls import Implementation, Prepared
+from .mem import generate_events
+from .workloads import Arrays, Workload
+
+PREFIX = "madgraph:"
+SQRT_S = 1500.0
+THREADS = 256                       # the check program's events per "GPU block"
+TOLERANCE = {"float64": 1e-9, "float32": 1e-2}
+
+
+def split(path: str) -> tuple[Path, str | None]:
+    """(output directory, subprocess directory name or None for the first one)."""
+    p = Path(path).expanduser().resolve()
+    if p.parent.name == "SubProcesses":
+        return p.parent.parent, p.name
+    return p, None
+
+
+@cache
+def _subprocess(path: str):
+    from ..frontend import madgraph
+    directory, name = split(path)
+    subs = madgraph.load(directory).subprocesses
+    if name is None:
+        name = next(iter(subs))
+    if name not in subs:
+        raise madgraph.MissingFileError(f"{directory} has no subprocess {name!r}; it has "
+                                        f"{', '.join(subs)}")
+    return directory, subs[name]
+
+
+def workload(path: str) -> Workload:
+    """The workload of ``madgraph:PATH``."""
+    directory, sub = _subprocess(path)
+    peer = Implementation("madgraph4gpu-check", "madgraph4gpu", "peer", _build_check(path),
+                          unsupported=lambda w, dtype: _check_missing(path, dtype))
+    return Workload(
+        name=PREFIX + path,
+        description=f"{' | '.join(sub.processes)} |M|^2 imported from {directory.name} "
+                    f"({sub.code.diagrams} diagrams, {len(sub.code.helicities)} helicities)",
+        build=None, generate=generate_events(sub.masses[2:], SQRT_S), reference=_reference(path),
+        kernel=_kernel(path), peers=(peer,), default_events=64 * THREADS, tolerance=TOLERANCE,
+        note="peer madgraph4gpu: MadGraph's check_cpp.exe, if built in the subprocess folder")
+
+
+def _reference(path: str):
+    def reference(inputs: Arrays) -> list[np.ndarray]:
+        _, sub = _subprocess(path)
+        k = sub.kernel(backend="numpy", opt_level=0)
+        return [k(*(a.astype(np.float64) for a in inputs.values()))]
+    return reference
+
+
+def _kernel(path: str):
+    def make(backend: str, dtype: str):
+        _, sub = _subprocess(path)
+        k = sub.kernel(backend=backend, dtype=dtype)
+
+        def run(*arrays):
+            return k(*arrays)
+        run.kernel = k
+        return run
+    return make
+
+
+# ---- the peer: madgraph4gpu's check program -------------------------------------------------
+def check_program(path: str) -> Path | None:
+    """check_cpp.exe in the subprocess directory (or one of its build.* folders)."""
+    directory, sub = _subprocess(path)
+    folder = directory / "SubProcesses" / sub.name
+    found = [folder / "check_cpp.exe", *sorted(folder.glob("build.*/check_cpp.exe"))]
+    return next((p for p in found if p.is_file() and os.access(p, os.X_OK)), None)
+
+
+def _check_missing(path: str, dtype: str) -> str | None:
+    if check_program(path) is None:
+        return ("no check_cpp.exe in the subprocess folder (copy the output somewhere "
+                "writable; there: make BACKEND=cppauto FPTYPE=d)")
+    return None
+
+
+_RATE = re.compile(r"EvtsPerSec\[MatrixElems\] \(3\) = \( *([0-9.eE+-]+)")
+_PRECISION = re.compile(r"FP precision += (\w+)")
+
+
+def run_check(exe: Path, events: int, iterations: int, threads: int) -> tuple[float, str]:
+    """(events/s of the matrix elements, precision) from one run of the check program."""
+    blocks = max(1, -(-events // THREADS))
+    cmd = [str(exe), "-p", str(blocks), str(THREADS), str(iterations)]
+    done = subprocess.run(cmd, capture_output=True, text=True, cwd=exe.parent, check=False,
+                          env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    rate, precision = _RATE.search(done.stdout), _PRECISION.search(done.stdout)
+    if done.returncode != 0 or rate is None:
+        tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+        raise RuntimeError(f"{' '.join(cmd)} failed (exit {done.returncode}): {' | '.join(tail)}")
+    return float(rate.group(1)), precision.group(1) if precision else "unknown"
+
+
+def _build_check(path: str):
+    def build(w: Workload, dtype: str, n: int) -> Prepared:
+        exe = check_program(path)
+        threads = os.cpu_count() or 1
+
+        def self_timed(events: int, repeat: int) -> tuple[float, str]:
+            rate, precision = run_check(exe, events, repeat, threads)
+            wanted = {"float64": "DOUBLE", "float32": "FLOAT"}[dtype]
+            if precision != wanted:
+                raise RuntimeError(f"{exe} computes in {precision}, this run is {dtype} "
+                                   f"(rebuild with FPTYPE={'d' if dtype == 'float64' else 'f'})")
+            blocks = max(1, -(-events // THREADS))
+            return rate, (f"{exe.name} -p {blocks} {THREADS} {repeat}, OMP_NUM_THREADS="
+                          f"{threads}: its own events and timer, not checked here")
+        return Prepared(bind=None, unpack=None, self_timed=self_timed)
+    return build
