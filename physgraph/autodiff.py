@@ -116,8 +116,9 @@ def _matrix_rows(g: Graph, nodes) -> set:
     """(param position, row) of the param-matrix elements among ``nodes``."""
     rows = set()
     for n in nodes:
-        if g.ops[n] is Op.PARAM and len(g.attrs[n][1]) == 2:
-            rows.add((g.attrs[n][0], g.attrs[n][1][0]))
+        index = g.attrs[n][1] if g.ops[n] is Op.PARAM else None
+        if isinstance(index, tuple) and len(index) == 2:     # not a placeholder (diff.py)
+            rows.add((g.attrs[n][0], index[0]))
     return rows
 
 
