@@ -33,6 +33,7 @@ Jacobian-vector or vector-Jacobian product, for framework gradients (``as_torch`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from .errors import UnsupportedError
 from .graph import Arg, Graph, Op, Output, T, identifier
@@ -112,14 +113,19 @@ def _no_derivative(g: Graph, i: int) -> None:
 
 
 # ---- network layers: the matrix elements a contraction reads through its attr --------------
+def _matrix_element(g: Graph, n: int) -> tuple | None:
+    """(param position, row, column) when node n reads an element of a param matrix."""
+    if g.ops[n] is not Op.PARAM:
+        return None
+    pos, index = g.attrs[n]
+    # a placeholder (diff.py) carries an int there: it is no matrix element
+    return (pos, *index) if isinstance(index, tuple) and len(index) == 2 else None
+
+
 def _matrix_rows(g: Graph, nodes) -> set:
     """(param position, row) of the param-matrix elements among ``nodes``."""
-    rows = set()
-    for n in nodes:
-        index = g.attrs[n][1] if g.ops[n] is Op.PARAM else None
-        if isinstance(index, tuple) and len(index) == 2:     # not a placeholder (diff.py)
-            rows.add((g.attrs[n][0], index[0]))
-    return rows
+    elements = (_matrix_element(g, n) for n in nodes)
+    return {e[:2] for e in elements if e is not None}
 
 
 def _first_use(g: Graph, rows: set, lo: int) -> int:
@@ -142,14 +148,11 @@ def _weight(g: Graph, i: int, k: int) -> int | None:
 def _matrix_row(g: Graph, nodes: list) -> tuple | None:
     """(position, row) when ``nodes`` are exactly the leaves of one row of a param matrix,
     in column order, else None."""
-    first = nodes[0] if nodes else None
-    if first is None or g.ops[first] is not Op.PARAM or len(g.attrs[first][1]) != 2:
+    first = _matrix_element(g, nodes[0]) if nodes and nodes[0] is not None else None
+    if first is None or any(x is None or _matrix_element(g, x) != (*first[:2], k)
+                            for k, x in enumerate(nodes)):
         return None
-    pos, (row, _) = g.attrs[first]
-    if all(x is not None and g.ops[x] is Op.PARAM and g.attrs[x] == (pos, (row, k))
-           for k, x in enumerate(nodes)):
-        return pos, row
-    return None
+    return first[:2]
 
 
 def _weight_tangent(b: Builder, i: int, tangent: dict) -> int | None:
@@ -258,7 +261,7 @@ def _transpose(b: Builder, layer: Layer, transposed: int, adjoint: dict, accumul
         return
     cts = [b.const(0) if c is None else c for c in cts]
     for k, x in enumerate(layer.vector):
-        accumulate(x, lambda: b.op(Op.CONTRACT, *cts, attr=(transposed, k)))
+        accumulate(x, partial(b.op, Op.CONTRACT, *cts, attr=(transposed, k)))
 
 
 def reverse(g: Graph, cotangents: dict[int, int], wrt: list[int],
@@ -382,9 +385,10 @@ def _zero_if_none(g: Graph, nodes) -> tuple[int, ...]:
     return tuple(g.const(0) if n is None else n for n in nodes)
 
 
-def _variables(g: Graph, params: bool) -> list[tuple[int, Arg]]:
-    """(position, arg) of what is differentiated: the per-event inputs, and the params."""
-    return [(p, a) for p, a in enumerate(g.signature) if a.role == "input" or params]
+def _variables(g: Graph, inputs: bool, params: bool) -> list[tuple[int, Arg]]:
+    """(position, arg) of what is differentiated: the per-event inputs, the params, or both."""
+    return [(p, a) for p, a in enumerate(g.signature)
+            if (inputs if a.role == "input" else params)]
 
 
 def _elements(a: Arg) -> list[tuple]:
@@ -392,17 +396,18 @@ def _elements(a: Arg) -> list[tuple]:
     return [i for i in a.indices() if not (a.symmetric and i[0] > i[1])]
 
 
-def jvp_graph(g: Graph, params: bool = False) -> Graph:
+def jvp_graph(g: Graph, params: bool = False, inputs: bool = True) -> Graph:
     """The Jacobian-vector product of a kernel graph.
 
-    Signature: g's args, then one tangent arg ``d_<name>`` per per-event input (same shape)
-    and, with ``params``, one per param (a per-call param itself: the tangent of a per-call
-    value is per call).  Outputs: ``d_<name>`` for each output of g, its directional
-    derivative along the tangents, in g's order and shapes.  Boolean outputs have none: 0.
+    Signature: g's args, then one tangent arg ``d_<name>`` per per-event input (same shape),
+    unless ``inputs`` is false, and, with ``params``, one per param (a per-call param
+    itself: the tangent of a per-call value is per call), in signature order.  Outputs:
+    ``d_<name>`` for each output of g, its directional derivative along the tangents, in
+    g's order and shapes.  Boolean outputs have none: 0.
     """
     h = _copy(g)
     seeds = {}
-    for p, a in _variables(g, params):
+    for p, a in _variables(g, inputs, params):
         t = _new_arg(h, f"d_{a.name}", a.shape, a.role, a.symmetric)
         for index in _elements(a):
             seeds[h.leaf(p, index)] = h.leaf(t, index)
@@ -413,21 +418,21 @@ def jvp_graph(g: Graph, params: bool = False) -> Graph:
     return h
 
 
-def vjp_graph(g: Graph, params: bool = False) -> Graph:
+def vjp_graph(g: Graph, params: bool = False, inputs: bool = True) -> Graph:
     """The vector-Jacobian product of a kernel graph.
 
     Signature: g's args, then one cotangent arg ``ct_<output name>`` per output of g (same
     shape), then per ``Layer`` k of g (``layers(g)``) a param ``layer<k>_T``: the rows of
     its matrix that it uses, transposed (the caller passes ``W[rows].T``).
 
-    Outputs: ``grad_<name>`` for each per-event input of g and, with ``params``, each
-    param that has a gradient other than through layers, in signature order and each in
-    its arg's shape: the sum over outputs of cotangent times derivative, per event (a
-    param's gradient is their sum over events).  With ``params``, then per layer
-    ``layer<k>_ct``, its rows' adjoints, and ``layer<k>_in``, its vector, per event: its
-    matrix's gradient (at its rows) is the sum over events of their outer product.  A
-    complex output's cotangent pairs with its real part; a symmetric input's grad is zero
-    below the diagonal (those elements are never read).
+    Outputs: ``grad_<name>`` for each per-event input of g (unless ``inputs`` is false)
+    and, with ``params``, each param that has a gradient other than through layers, in
+    signature order and each in its arg's shape: the sum over outputs of cotangent times
+    derivative, per event (a param's gradient is their sum over events).  With ``params``,
+    then per layer ``layer<k>_ct``, its rows' adjoints, and ``layer<k>_in``, its vector,
+    per event: its matrix's gradient (at its rows) is the sum over events of their outer
+    product.  A complex output's cotangent pairs with its real part; a symmetric input's
+    grad is zero below the diagonal (those elements are never read).
     """
     h = _copy(g)
     b = Builder(h)
@@ -439,7 +444,7 @@ def vjp_graph(g: Graph, params: bool = False) -> Graph:
                 cotangents[n] = b.add(cotangents.get(n), h.leaf(pos, index))
     matrices = {layer: _new_arg(h, f"layer{k}_T", (len(layer.vector), len(layer.rows)),
                                 "param") for k, layer in enumerate(layers(g))}
-    variables = _variables(g, params)
+    variables = _variables(g, inputs, params)
     leaves = [h.leaf(p, index) for p, a in variables for index in _elements(a)]
     found = reverse(h, cotangents, leaves, matrices)
     grads = dict(zip(leaves, found))

@@ -313,7 +313,8 @@ def test_contraction_rules(rng):
         ("ct_y", "input", (2,)), ("layer0_T", "param", (3, 2))]
     assert [o.name for o in vg.outputs] == ["grad_x", "layer0_ct", "layer0_in"]
     live = vg.live()                                            # W read by no scalar
-    assert not any(live[i] and vg.ops[i] is Op.PARAM and vg.attrs[i][0] == 1 for i in range(len(vg)))
+    assert not any(live[i] and vg.ops[i] is Op.PARAM and vg.attrs[i][0] == 1
+                   for i in range(len(vg)))
     for n in vg.outputs[0].nodes:                                # cos(x_k) * (W^T ct)_k
         assert Op.CONTRACT in [vg.ops[a] for a in vg.args[n]]
     x, W, ct = rng.normal(size=(9, 3)), rng.normal(size=(2, 3)), rng.normal(size=(9, 2))
@@ -334,6 +335,8 @@ def test_params_are_differentiated_on_request(rng):
     assert [a.name for a in jg.signature[4:]] == ["d_x", "d_P", "d_s", "d_scale"]
     assert jg.signature[7].role == "param"
     assert [o.name for o in vg.outputs] == ["grad_x", "grad_P", "grad_s", "grad_scale"]
+    assert [a.name for a in jvp_graph(g, params=True, inputs=False).signature[4:]] == ["d_scale"]
+    assert [o.name for o in vjp_graph(g, params=True, inputs=False).outputs] == ["grad_scale"]
     x, P, s = _model_inputs(rng)
     tangents = (*_model_inputs(rng), 0.7)
     ct = (rng.normal(size=(len(x), 2)), rng.normal(size=len(x)), rng.normal(size=len(x)))
@@ -398,6 +401,11 @@ def test_traced_derivatives_with_respect_to_params(rng):
     expected = (np.arange(1, 5) / np.cosh(x @ W.T) ** 2)[:, :, None] * x[:, None, :]
     assert_close(d_w, expected.reshape(6, 12))
     assert_close(make(False)(x)[1], d_w)
+
+    @pg.compile(backend="numpy")
+    def at_a_number(x, m: pg.Param = 2.0):         # 3.0 stands for itself: a placeholder
+        return pg.grad(lambda v: v[0] * v[1] * x, pg.Vec(m, 3.0))
+    assert_close(at_a_number(np.array([1.0, 2.0])), [[3.0, 2.0], [6.0, 4.0]])
     with pytest.raises(pg.UnsupportedError, match="boolean"):
         @pg.compile(backend="numpy")
         def g(x, m: pg.Param = 2.0):

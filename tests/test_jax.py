@@ -82,16 +82,17 @@ def test_param_grad_of_as_jax_matches_finite_differences(g):
     def loss(g_, h_):
         return sum(jnp.real(jnp.sum(o)) for o in f(*x, g_, h_))
 
-    with jax.enable_x64(True):
-        grads = jax.grad(loss, argnums=(0, 1))(PARAMS["g"], PARAMS["h"])
-        for k, name in enumerate(PARAMS):
-            point = [PARAMS["g"], PARAMS["h"]]
-            h = 1e-6 * point[k]
+    point = [PARAMS["g"], PARAMS["h"]]
 
-            def at(v):
-                return float(loss(*(v if j == k else p for j, p in enumerate(point))))
-            fd = (at(point[k] + h) - at(point[k] - h)) / (2 * h)
-            scale = max(abs(fd), abs(at(point[k])), 1e-3)
+    def at(k: int, v: float) -> float:
+        return float(loss(*(v if j == k else p for j, p in enumerate(point))))
+
+    with jax.enable_x64(True):
+        grads = jax.grad(loss, argnums=(0, 1))(*point)
+        for k, name in enumerate(PARAMS):
+            h = 1e-6 * point[k]
+            fd = (at(k, point[k] + h) - at(k, point[k] - h)) / (2 * h)
+            scale = max(abs(fd), abs(at(k, point[k])), 1e-3)
             assert abs(float(grads[k]) - fd) <= 1e-5 * scale, name
 
 
@@ -221,7 +222,8 @@ def test_grad_with_respect_to_a_param_is_the_sum_over_events():
     """It was a silent 0.0: params had no tangent in the JVP rule."""
     f = decay.as_jax()
     with jax.enable_x64(True):
-        loss = lambda m: f(X, m).sum()                                   # noqa: E731
+        def loss(m):
+            return f(X, m).sum()
         grad = float(jax.grad(loss)(2.0))
         assert grad == pytest.approx(-0.31927500382233387, rel=1e-12)
         assert grad == pytest.approx(central(lambda m: float(loss(m)), 2.0, 1e-5), rel=1e-6)
@@ -237,23 +239,28 @@ def test_grad_with_respect_to_a_param_is_the_sum_over_events():
                                                                rel=1e-12)
 
 
-def test_the_inputs_only_jvp_kernel_serves_until_a_param_is_differentiated():
-    """A param held fixed is a symbolic zero: no kernel with param tangents is built."""
+def test_a_jvp_kernel_for_what_moves():
+    """Tangents that are symbolic zeros (held fixed) cost nothing: a kernel for the inputs,
+    one for the params, one for both, each built when first needed."""
     @pg.compile(backend="jax")
     def k(x, m: pg.Param = 2.0):
         return pg.exp(-x * m)
     f = k.as_jax()
+    built = k.__dict__.setdefault("_derived", {})
     with jax.enable_x64(True):
         jax.grad(lambda x: f(x, 2.0).sum())(X)
-        assert set(k.__dict__["_derived"]) == {"jvp"}
+        assert set(built) == {"jvp"}
         jax.grad(lambda m: f(X, m).sum())(2.0)
-        assert set(k.__dict__["_derived"]) == {"jvp", "jvp_params"}
+        assert set(built) == {"jvp", "jvp_of_params"}
+        assert [a.name for a in built["jvp_of_params"].input_graph.signature] == ["x", "m", "d_m"]
+        jax.grad(lambda x, m: f(x, m).sum(), argnums=(0, 1))(X, 2.0)
+        assert set(built) == {"jvp", "jvp_of_params", "jvp_params"}
 
 
 def test_integer_inputs_are_not_differentiated():
     f = decay.as_jax()
     with jax.enable_x64(True):
-        out, tangent = jax.jvp(lambda m: f(jnp.array([1, 2]), m), (2.0,), (1.0,))
+        _, tangent = jax.jvp(lambda m: f(jnp.array([1, 2]), m), (2.0,), (1.0,))
     assert_close(np.asarray(tangent), -np.array([1, 2]) * np.exp(-2 * np.array([1, 2])))
 
 
@@ -310,8 +317,11 @@ def test_network_weights_get_jax_s_own_gradient_and_train(rng, contract):
 
     def loss(params, net):
         return jnp.mean((net(params) - target) ** 2)
-    ours = lambda params: f(x, **params)[:, 0]                            # noqa: E731
-    theirs = lambda params: _jnp_mlp(params, x)                           # noqa: E731
+    def ours(params):
+        return f(x, **params)[:, 0]
+
+    def theirs(params):
+        return _jnp_mlp(params, x)
     with jax.enable_x64(True):
         got = jax.grad(loss)(params, ours)
         want = jax.grad(loss)(params, theirs)

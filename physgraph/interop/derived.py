@@ -7,6 +7,8 @@ weights' gradients, sums over events of outer products, to its caller.
 """
 from __future__ import annotations
 
+from functools import partial
+
 from ..kernel import Kernel
 
 
@@ -20,6 +22,15 @@ def derived(k: Kernel, transform, suffix: str) -> Kernel:
         structure = tuple(range(len(graph.outputs)))
         cache[suffix] = Kernel(graph, structure, f"{k.name}_{suffix}", k.options)
     return cache[suffix]
+
+
+def derivative(k: Kernel, transform, inputs: bool, params: bool) -> Kernel:
+    """``transform`` (jvp_graph or vjp_graph) with respect to ``k``'s inputs, its params or
+    both, as a kernel (``derived``): named ``jvp``/``vjp`` for the inputs alone, with
+    ``_params`` for both and ``_of_params`` for the params alone."""
+    kind = {(True, False): "", (True, True): "_params", (False, True): "_of_params"}
+    return derived(k, partial(transform, inputs=inputs, params=params),
+                   transform.__name__.removesuffix("_graph") + kind[inputs, params])
 
 
 def flat_outputs(structure, result) -> list:

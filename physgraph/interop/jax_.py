@@ -7,8 +7,8 @@ so ``jax.grad``, ``jacrev`` and ``jacfwd`` all work, under ``jit`` and ``vmap`` 
 Every argument is differentiable, params included.  A param's tangent is a per-call value
 that the JVP kernel reads like the param itself, so in reverse mode (the transpose of that
 read, a broadcast over events) a param's cotangent is the sum over events of the per-event
-derivative.  The JVP kernel with param tangents is built the first time one is not a
-symbolic zero; until then the cheaper one for the inputs alone serves.  Integer arrays
+derivative.  A JVP kernel is built for what has tangents (inputs, params or both: those
+that are symbolic zeros cost nothing), the first time it is needed.  Integer arrays
 are not differentiated (their tangents are float0, as everywhere in JAX).
 
 Params are keyword arguments, so a dict of them is a pytree: ``jax.grad(loss)(params)``
@@ -19,15 +19,13 @@ JAX arrays passed to a kernel itself run on the jax backend, where they are.
 """
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
 from .. import foreign
 from .. import structure as structure_mod
 from ..autodiff import jvp_graph
 from ..errors import UnsupportedError
-from .derived import derived
+from .derived import derivative
 
 
 def as_jax(k):
@@ -35,20 +33,18 @@ def as_jax(k):
     kj = k if k.options.backend == "jax" else k.with_backend("jax")
     fn = kj._function()
     sig = kj.input_graph.signature
-    params = [p for p, a in enumerate(sig) if a.role == "param"]
 
     @jax.custom_jvp
     def flat(*values):
         return tuple(fn(*values))
 
     def flat_jvp(primals, tangents):
-        with_params = any(not _is_zero(tangents[p]) for p in params)
-        transform = partial(jvp_graph, params=with_params)
-        jvp = derived(kj, transform, "jvp_params" if with_params else "jvp")._function()
-        wrt = [p for p, a in enumerate(sig) if with_params or a.role == "input"]
+        moving = {a.role for a, t in zip(sig, tangents) if not _is_zero(t)} or {"input"}
+        jvp = derivative(kj, jvp_graph, "input" in moving, "param" in moving)
+        wrt = [p for p, a in enumerate(sig) if a.role in moving]
         dense = [_dense(tangents[p], primals[p], kj.options.dtype) for p in wrt]
         out = flat(*primals)
-        return out, tuple(map(_tangent_of, out, jvp(*primals, *dense)))
+        return out, tuple(map(_tangent_of, out, jvp._function()(*primals, *dense)))
     flat.defjvp(flat_jvp, symbolic_zeros=True)
 
     def jax_function(*args, **kwargs):

@@ -5,19 +5,17 @@ match) and wraps its outputs with ``torch.from_numpy`` (no copy either).  Backwa
 compiled vector-Jacobian-product kernel (``autodiff.vjp_graph``) with the same backend and
 options.  Inputs and params both get gradients: a param's is the sum over events of the
 kernel's per-event gradient, summed as the kernel hands it out, a block of events at a
-time, so a network's weights never cost a copy per event of all of them at once.  The
-kernel with param gradients is built the first time a param needs one.
+time, so a network's weights never cost a copy per event of all of them at once.  A VJP
+kernel is built for what needs gradients (inputs, params or both), the first time.
 """
 from __future__ import annotations
-
-from functools import partial
 
 import numpy as np
 
 from .. import structure as structure_mod
 from ..autodiff import layers, vjp_graph
 from ..errors import UnsupportedError
-from .derived import derived, flat_outputs
+from .derived import derivative, flat_outputs
 
 PER_BLOCK = 1 << 20        # per-event param gradient elements held at once (8 MB in float64)
 
@@ -32,10 +30,12 @@ def _numpy(value):
     return value
 
 
-def gradients(k, arrays: list, cotangents: list, params: bool) -> dict[str, np.ndarray]:
-    """Gradients by argument name: each input's per event and, with ``params``, each
-    param's summed over events (its network layers' parts as matrix products)."""
-    vjp = derived(k, partial(vjp_graph, params=params), "vjp_params" if params else "vjp")
+def gradients(k, arrays: list, cotangents: list, inputs: bool,
+              params: bool) -> dict[str, np.ndarray]:
+    """Gradients by argument name: with ``inputs``, each input's per event, and with
+    ``params``, each param's summed over events (its network layers' parts as matrix
+    products)."""
+    vjp = derivative(k, vjp_graph, inputs, params)
     sig = k.input_graph.signature
     matrices = layers(k.input_graph)
     transposed = [np.asarray(arrays[layer.position], k.options.dtype)[list(layer.rows)].T
@@ -47,7 +47,7 @@ def gradients(k, arrays: list, cotangents: list, params: bool) -> dict[str, np.n
     n = len(cotangents[0])
     step = max(1, PER_BLOCK // per_event) if per_event else max(n, 1)
     sliced = [a.role == "input" and np.ndim(x) == len(a.shape) + 1 for a, x in zip(sig, arrays)]
-    blocks: dict[str, list] = {a.name: [] for a in sig if a.role == "input"}
+    blocks: dict[str, list] = {a.name: [] for a in sig if a.role == "input" and inputs}
     for start in range(0, max(n, 1), step):
         block = slice(start, start + step)
         args = [x[block] if s else x for x, s in zip(arrays, sliced)]
@@ -85,9 +85,9 @@ def _function_class():
             if not any(wanted):
                 return tuple(result)
             sig = k.input_graph.signature
-            params = any(w and a.role == "param" for w, a in zip(wanted, sig))
+            roles = {a.role for w, a in zip(wanted, sig) if w}
             cts = [_numpy(c.contiguous()) for c in cotangents]
-            grads = gradients(k, ctx.arrays, cts, params)
+            grads = gradients(k, ctx.arrays, cts, "input" in roles, "param" in roles)
             for p, (a, shape) in enumerate(zip(sig, ctx.shapes)):
                 if not wanted[p]:
                     continue
