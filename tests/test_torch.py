@@ -141,9 +141,12 @@ def test_matrix_element_gradients_with_respect_to_mass_and_coupling():
     assert float(alpha_s.grad) == pytest.approx(central("alpha_s", 0.118, 1e-5), rel=1e-6)
 
 
-# numpy: numba takes minutes on two busy cores to compile the backward kernels
-@pytest.mark.parametrize("contract, width", [(True, 32), (False, 32), (None, 32)])
-def test_a_compiled_network_is_a_module_with_torch_s_own_gradients(rng, contract, width):
+# numba (the default backend) on a narrow network: it compiles the backward kernels for
+# seconds on two quiet cores, minutes on busy ones
+@pytest.mark.parametrize("backend, contract, width", [
+    ("numpy", True, 32), ("numpy", False, 32), ("numpy", None, 32), ("numba", True, 6)])
+def test_a_compiled_network_is_a_module_with_torch_s_own_gradients(rng, backend, contract,
+                                                                   width):
     """as_torch_module: the weights are nn.Parameters from the kernel's defaults; their
     gradients equal torch's for the same network (a layer run as a matrix product, written
     out, or chosen by width), and an optimizer trains them as it trains torch's."""
@@ -151,7 +154,7 @@ def test_a_compiled_network_is_a_module_with_torch_s_own_gradients(rng, contract
     net = torch.nn.Sequential(torch.nn.Linear(4, width), torch.nn.Tanh(),
                               torch.nn.Linear(width, 8), torch.nn.ReLU(),
                               torch.nn.Linear(8, 1)).double()
-    module = pg.nn.MLP.from_torch(net, contract=contract).compile(backend="numpy") \
+    module = pg.nn.MLP.from_torch(net, contract=contract).compile(backend=backend) \
         .as_torch_module()
     names = ["mlp_W0", "mlp_b0", "mlp_W1", "mlp_b1", "mlp_W2", "mlp_b2"]
     assert [n for n, _ in module.named_parameters()] == names
