@@ -107,8 +107,11 @@ def test_param_gradient_of_the_issue_example_and_gradcheck_with_inputs():
     assert torch.autograd.gradcheck(ft, (x, m))
 
 
-def test_gradcheck_inputs_and_params_together(rng):
-    """The tagger's momenta, its scale param and its network's weights, all at once."""
+def test_gradcheck_inputs_and_params_together(rng, monkeypatch):
+    """The tagger's momenta, its scale param and its network's weights, all at once; the
+    param gradients summed one event at a time (blocks of at least one event)."""
+    from physgraph.interop import torch_
+    monkeypatch.setattr(torch_, "PER_BLOCK", 7)
     tag, mlp = _tagger("numpy")
     f = tag.as_torch()
     p = torch.tensor(_four_vectors(rng, 5), requires_grad=True)

@@ -43,7 +43,8 @@ def gradients(k, arrays: list, cotangents: list, inputs: bool,
     names = [o.name for o in vjp.input_graph.outputs]
     totals = {a.name: np.zeros(a.shape, k.options.dtype) for a in sig
               if a.role == "param" and params}
-    per_event = sum(len(o.nodes) for o in vjp.input_graph.outputs if o.name[5:] in totals)
+    summed = {f"grad_{name}" for name in totals}
+    per_event = sum(len(o.nodes) for o in vjp.input_graph.outputs if o.name in summed)
     n = len(cotangents[0])
     step = max(1, PER_BLOCK // per_event) if per_event else max(n, 1)
     sliced = [a.role == "input" and np.ndim(x) == len(a.shape) + 1 for a, x in zip(sig, arrays)]
