@@ -16,7 +16,7 @@ LAYERS = [
      "foreign", "cache", "dot"},
     {"passes", "autodiff"},
     {"backends"},
-    {"kernel", "interop"},      # Kernel and its adapters to other frameworks (k.as_jax())
+    {"kernel", "looped", "interop"},      # Kernel and its adapters to other frameworks (k.as_jax())
     {"frontend", "physics", "api"},
     {"bench", "cli", "__init__", "__main__"},
 ]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from numbers import Number
 
@@ -77,6 +78,16 @@ def _add(*ps: Sequence) -> tuple:
 
 
 # ---- external wavefunctions -----------------------------------------------------------------
+class Deferred:
+    """A helicity that is not a number while tracing (``physics.helicity_loop`` runs the
+    helicity sum as a loop at run time): an external wavefunction routine given one as its
+    helicity returns ``wavefunction(routine, p, mass, ns, beam)`` instead."""
+
+    def wavefunction(self, routine: Callable, p: Vec4, mass, ns: int,
+                     beam: int) -> "Wavefunction":
+        raise NotImplementedError
+
+
 def _check_helicity(nhel, allowed=(-1, 1)) -> None:
     if nhel not in allowed:
         raise ValueError(f"helicity {nhel!r} is not one of {allowed}")
@@ -120,6 +131,8 @@ def _at_rest(pp, rest: tuple, moving: tuple) -> tuple:
 def ixxxxx(p: Vec4, mass, nhel: int, nsf: int, beam: int = 0) -> Wavefunction:
     """Flowing-in fermion |fi>: u(p) for an incoming particle (nsf=+1), v(p) for an outgoing
     antiparticle (nsf=-1).  ``mass`` 0 (the number) selects the massless form."""
+    if isinstance(nhel, Deferred):
+        return nhel.wavefunction(ixxxxx, p, mass, nsf, beam)
     _check_helicity(nhel)
     mom = _momentum(p, beam)
     out_p = _scaled(-nsf, mom)
@@ -140,6 +153,8 @@ def ixxxxx(p: Vec4, mass, nhel: int, nsf: int, beam: int = 0) -> Wavefunction:
 def oxxxxx(p: Vec4, mass, nhel: int, nsf: int, beam: int = 0) -> Wavefunction:
     """Flowing-out fermion <fo|: ubar(p) for an outgoing particle (nsf=+1), vbar(p) for an
     incoming antiparticle (nsf=-1)."""
+    if isinstance(nhel, Deferred):
+        return nhel.wavefunction(oxxxxx, p, mass, nsf, beam)
     _check_helicity(nhel)
     mom = _momentum(p, beam)
     out_p = _scaled(nsf, mom)
@@ -162,6 +177,8 @@ def oxxxxx(p: Vec4, mass, nhel: int, nsf: int, beam: int = 0) -> Wavefunction:
 def vxxxxx(p: Vec4, mass, nhel: int, nsv: int, beam: int = 0) -> Wavefunction:
     """Vector boson polarization eps^mu (helicity -1, 0, +1; 0 only when massive) for an
     incoming (nsv=-1) or outgoing (nsv=+1) boson; eps is conjugated for outgoing ones."""
+    if isinstance(nhel, Deferred):
+        return nhel.wavefunction(vxxxxx, p, mass, nsv, beam)
     massless = _is_zero(mass)
     _check_helicity(nhel, (-1, 1) if massless else (-1, 0, 1))
     mom = _momentum(p, beam)
@@ -410,10 +427,24 @@ def sum_helicities(squared: Callable[[tuple], object], helicities: Sequence[Sequ
     return sum_combinations(squared, list(itertools.product(*helicities)), label)
 
 
+# ``sum_combinations`` hands its sum to this function when one is set (the helicity loop
+# traces its prologue and body through the process function that calls it)
+HELICITY_SUM: ContextVar[Callable | None] = ContextVar("physgraph_helicity_sum", default=None)
+
+
 def sum_combinations(squared: Callable[[tuple], object], combos: Sequence[Sequence[int]],
                      label: str = "helicities") -> object:
     """``sum_helicities`` over an explicit list of helicity combinations (MadGraph's
     helicity table, in its order)."""
+    override = HELICITY_SUM.get()
+    if override is not None:
+        return override(squared, combos, label)
+    return unrolled_sum(squared, combos, label)
+
+
+def unrolled_sum(squared: Callable[[tuple], object], combos: Sequence[Sequence[int]],
+                 label: str = "helicities") -> object:
+    """The sum of ``squared(h)`` over ``combos``, every term traced."""
     terms = [squared(tuple(h)) for h in combos]
     alive = _surviving(terms)
     traced = [t for t in terms if isinstance(t, sc.Scalar)]

@@ -25,14 +25,22 @@ import types
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ...errors import UnsupportedError
 from .aloha import read_routines
 from .cpp import MadgraphError, MissingFileError
 from .parameters import read_card, read_model
+from ...physics.helicity_loop import compile_loop
 from .process import ProcessCode, param_name, read_process
 from .writer import module_source
 
 __all__ = ["MadgraphError", "MissingFileError", "Process", "Subprocess", "load"]
+
+# ``helicities="auto"`` unrolls up to this many diagrams x helicity combinations (g g -> t t~
+# g: 16 x 32) and loops beyond (g g -> t t~ g g: 123 x 64); benchmarks/README.md has the
+# measurements behind it
+UNROLL_MAX = 1024
 
 
 @dataclass
@@ -58,10 +66,38 @@ class Subprocess:
         (the second): only their energies are read and their wavefunctions fold."""
         return self._make(beams)
 
-    def kernel(self, beams: str = "any", **options):
-        """``pg.compile(**options)`` of the function (``beams`` as in ``build``)."""
+    def kernel(self, beams: str = "any", helicities="auto", **options):
+        """``pg.compile(**options)`` of the function (``beams`` as in ``build``).
+
+        ``helicities`` says how the helicity sum is run: ``"unroll"``, every combination in
+        one graph; ``"loop"``, a loop at run time over the combinations
+        (``physics.helicity_loop``); a tuple of particles (1-based, as p1, p2...) whose
+        helicities stay unrolled inside a loop over the others'; ``"auto"`` (the default)
+        unrolls a process of up to ``UNROLL_MAX`` diagrams x helicity combinations and
+        loops over the helicities of a larger one."""
         from ...api import compile as pg_compile
-        return pg_compile(**options)(self.build(beams))
+        inner = self.inner_legs(helicities)
+        if inner is None:
+            return pg_compile(**options)(self.build(beams))
+        return compile_loop(self.build(beams), self.code.helicities, inner, options,
+                            probe=lambda: probe_momenta(self.masses, beams),
+                            name=self.code.name)
+
+    def inner_legs(self, helicities="auto") -> tuple | None:
+        """The legs (0-based) unrolled inside the helicity loop, or None: no loop."""
+        if helicities == "auto":
+            size = self.code.diagrams * len(self.code.helicities)
+            return None if size <= UNROLL_MAX else ()
+        if helicities == "unroll":
+            return None
+        if helicities == "loop":
+            return ()
+        legs = len(self.masses)
+        if not isinstance(helicities, (tuple, list)) or not all(
+                isinstance(k, int) and 1 <= k <= legs for k in helicities):
+            raise ValueError(f"helicities must be 'auto', 'unroll', 'loop' or a tuple of "
+                             f"particles 1..{legs}, got {helicities!r}")
+        return tuple(k - 1 for k in helicities)
 
 
 @dataclass
@@ -133,3 +169,18 @@ def _pdg(name: str, mass_param: str, model, card) -> int | None:
     if block == "mass" and len(keys) == 1:
         return sign * keys[0]
     return None
+
+
+def probe_momenta(masses: tuple, beams: str = "any", events: int = 8) -> list:
+    """A few fixed, generic momenta (E, px, py, pz) per particle, on shell for ``masses``;
+    the incoming ones along +z and -z for ``beams="z"``.  The helicity loop runs every row
+    on them and drops the rows that are exactly 0 (madgraph4gpu's helicity filter)."""
+    rng = np.random.default_rng(20261127)
+    out = []
+    for k, mass in enumerate(masses):
+        q = rng.normal(scale=300.0, size=(events, 3))
+        if beams == "z" and k < 2:
+            q[:, :2] = 0
+            q[:, 2] = np.abs(q[:, 2]) * (1 if k == 0 else -1)
+        out.append(np.column_stack([np.sqrt((q * q).sum(axis=1) + mass * mass), q]))
+    return out
