@@ -40,13 +40,12 @@ class LlvmPrinter(Printer):
     comment = ";"
     suffix = ".ll"
     spelling = ops.spellings("llvm")
-    # A body of up to ``one_function_max`` per-event nodes is one function: a matrix element
-    # hands thousands of values between its stages, which costs more compile time than
-    # cutting saves (g g -> t t~ g, 15051 nodes: 8 s as one function, 16 s as 4).  Past
-    # that, LLVM's time per node grows with the function (random graphs on the 2-core
-    # EPYC: 0.10 ms/node at 8442 nodes, 0.37 at 34206 as one function, 0.15 in stages of
-    # 4000), so a longer body is cut into stages of ``part_size`` nodes.
-    one_function_max = 20000
+    # A body of up to ``one_function_max`` per-event nodes is one function: cut into stages,
+    # a matrix element hands tens of thousands of values between them through memory and
+    # runs at half the speed.  Past that, LLVM's time per node grows with the function, so a
+    # longer body is cut into stages of ``part_size`` nodes (benchmarks/README.md, "Why
+    # long bodies are cut").
+    one_function_max = 60000
     part_size = 4000
 
     def __init__(self, dtype: str = "float64", fastmath: bool = False, **options):

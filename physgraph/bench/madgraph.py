@@ -9,8 +9,9 @@ numpy backend without passes.
 
 The peer ``madgraph4gpu`` runs the check program built in the subprocess directory (``make
 BACKEND=cppauto FPTYPE=d`` there makes ``check_cpp.exe``): ``check_cpp.exe -p BLOCKS 256
-ITERATIONS`` on about as many events, with as many OpenMP threads as the machine has cores,
-and reads its ``EvtsPerSec[MatrixElems]``.  It draws its own events and times itself, so its
+ITERATIONS`` on about as many events, with as many OpenMP threads as physgraph's CPU backends
+use (``NUMBA_NUM_THREADS``, else one per core; the check program is built with OpenMP only
+with ``USEOPENMP=1``), and reads its ``EvtsPerSec[MatrixElems]``.  It draws its own events and times itself, so its
 row is not checked against the reference here: MadGraph's code is checked against its own
 reference dumps by the importer's tests.
 """
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..backends.llvm_run import threads as worker_threads
 from .impls import Implementation, Prepared
 from .mem import generate_events
 from .workloads import Arrays, Workload
@@ -125,7 +127,7 @@ def run_check(exe: Path, events: int, iterations: int, threads: int) -> tuple[fl
 def _build_check(path: str):
     def build(w: Workload, dtype: str, n: int) -> Prepared:
         exe = check_program(path)
-        threads = os.cpu_count() or 1
+        threads = worker_threads()            # as many as physgraph's CPU backends use
 
         def self_timed(events: int, repeat: int) -> tuple[float, str]:
             rate, precision = run_check(exe, events, repeat, threads)

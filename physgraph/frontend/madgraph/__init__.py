@@ -41,6 +41,9 @@ __all__ = ["MadgraphError", "MissingFileError", "Process", "Subprocess", "load"]
 # g: 16 x 32) and loops beyond (g g -> t t~ g g: 123 x 64); benchmarks/README.md has the
 # measurements behind it
 UNROLL_MAX = 1024
+# a looped process keeps the helicities of some legs unrolled inside each row while
+# diagrams x their combinations stay within this (g g -> t t~ g g: the top pair, 123 x 4)
+GROUP_MAX = 512
 
 
 @dataclass
@@ -83,11 +86,26 @@ class Subprocess:
                             probe=lambda: probe_momenta(self.masses, beams),
                             name=self.code.name)
 
+    def _grouped_legs(self) -> tuple:
+        """The most legs unrolled inside the loop that keep diagrams x their combinations
+        within GROUP_MAX: fermions first (their currents are the fewest), then the last
+        legs."""
+        order = sorted(range(len(self.masses)),
+                       key=lambda k: (not _fermion(self.pdg[k]), -k))
+        inner: list = []
+        for k in order:
+            combos = len({tuple(h[j] for j in (*inner, k)) for h in self.code.helicities})
+            if self.code.diagrams * combos > GROUP_MAX:
+                break
+            inner.append(k)
+        return tuple(sorted(inner))
+
     def inner_legs(self, helicities="auto") -> tuple | None:
         """The legs (0-based) unrolled inside the helicity loop, or None: no loop."""
         if helicities == "auto":
-            size = self.code.diagrams * len(self.code.helicities)
-            return None if size <= UNROLL_MAX else ()
+            if self.code.diagrams * len(self.code.helicities) <= UNROLL_MAX:
+                return None
+            return self._grouped_legs()
         if helicities == "unroll":
             return None
         if helicities == "loop":
@@ -169,6 +187,11 @@ def _pdg(name: str, mass_param: str, model, card) -> int | None:
     if block == "mass" and len(keys) == 1:
         return sign * keys[0]
     return None
+
+
+def _fermion(pdg: int | None) -> bool:
+    """Quarks and leptons (and, by the PDG numbering, their heavier partners)."""
+    return pdg is not None and 1 <= abs(pdg) % 1000000 <= 18
 
 
 def probe_momenta(masses: tuple, beams: str = "any", events: int = 8) -> list:
