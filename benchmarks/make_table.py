@@ -26,7 +26,9 @@ def _fmt(x, spec: str) -> str:
 
 
 def _rate(x) -> str:
-    return "" if x is None else f"{x / 1e6:.2f} M"
+    if x is None:
+        return ""
+    return f"{x / 1e6:.2f} M" if x >= 1e5 else f"{x / 1e3:.3g} k" if x >= 1e3 else f"{x:.3g}"
 
 
 def section(doc: dict, name: str) -> list[str]:

@@ -149,6 +149,10 @@ class LoopedKernel:
         return "\n".join([f"{self.name}: {self.describe}; {live}", "", self.prologue.report(),
                           "", self.body.report()])
 
+    def to_dot(self, max_nodes: int = 300) -> str:
+        """Graphviz text of the body: what runs once per row."""
+        return self.body.to_dot(max_nodes)
+
     def to_sympy(self):
         raise UnsupportedError(f"{self.name} is a loop over {len(self.rows)} rows: use "
                                "helicities='unroll' for one expression")

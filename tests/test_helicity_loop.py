@@ -62,6 +62,13 @@ def test_a_warm_cache_gives_the_same_values():
     assert_rel(a, reference, 1e-12)
 
 
+@pytest.mark.parametrize("name, inner", [("ee_mumu", None), ("gg_tt", None), ("gg_ttg", None),
+                                         ("gg_ttgg", (2, 3))])
+def test_auto_unrolls_small_processes_and_keeps_the_top_pair_in_large_ones(name, inner):
+    sub = loaded(name)[0]
+    assert sub.inner_legs("auto") == inner
+
+
 # ---- what the loop does ----------------------------------------------------------------------
 def test_vanishing_rows_are_dropped_by_the_probe():
     # e+ e- -> mu+ mu- with massless leptons: 4 of 16 helicity combinations survive
@@ -152,3 +159,17 @@ def test_a_function_without_a_helicity_sum_is_refused():
     with pytest.raises(ValueError, match="sum_combinations"):
         helicity_loop.compile_loop(f, [(1, 1), (-1, -1), (1, -1), (-1, 1)], (),
                                    {"backend": "numpy"})
+
+
+# ---- the big ones (minutes: deselected unless asked for with -m slow) -------------------------
+@pytest.mark.slow
+def test_gg_ttgg_through_the_default_backend_equals_the_reference_dump():
+    sub, momenta, reference = loaded("gg_ttgg")
+    assert_rel(sub.kernel()(*momenta), reference, 1e-12)
+
+
+@pytest.mark.slow
+def test_gg_ttggg_equals_the_reference_dump():
+    # 2.9*10^7 flops per event summed in another order than MadGraph's: 1.3e-12 seen
+    sub, momenta, reference = loaded("gg_ttggg")
+    assert_rel(sub.kernel(backend="llvm")(*momenta), reference, 2e-12)
