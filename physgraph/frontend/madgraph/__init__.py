@@ -2,7 +2,7 @@
 
     proc = pg.madgraph.load("gg_tt.sa")
     sub = proc.subprocesses["P1_Sigma_sm_gg_ttx"]
-    k = sub.kernel(backend="numba")              # k(p1, p2, p3, p4, alpha_s=..., MT=..., WT=...)
+    k = sub.kernel()                  # llvm: k(p1, p2, p3, p4, alpha_s=..., MT=..., WT=...)
 
 The directory's C++ is translated, not matched against routines known in advance: the ALOHA
 vertex routines of ``src/HelAmps_<model>.h`` from their bodies (``aloha``), the model's
@@ -70,7 +70,8 @@ class Subprocess:
         return self._make(beams)
 
     def kernel(self, beams: str = "any", helicities="auto", **options):
-        """``pg.compile(**options)`` of the function (``beams`` as in ``build``).
+        """``pg.compile(**options)`` of the function (``beams`` as in ``build``); the
+        backend is llvm unless ``backend=`` says otherwise.
 
         ``helicities`` says how the helicity sum is run: ``"unroll"``, every combination in
         one graph; ``"loop"``, a loop at run time over the combinations
@@ -79,6 +80,8 @@ class Subprocess:
         unrolls a process of up to ``UNROLL_MAX`` diagrams x helicity combinations and
         loops over the helicities of a larger one."""
         from ...api import compile as pg_compile
+        # numba needs minutes for a body of 10^4 nodes; llvm compiles it in seconds
+        options.setdefault("backend", "llvm")
         inner = self.inner_legs(helicities)
         if inner is None:
             return pg_compile(**options)(self.build(beams))
