@@ -236,12 +236,21 @@ def store_object(source_file: str, key: str, data: bytes) -> None:
         os.replace(tmp, target)
 
 
+_SCRATCH: list = []       # the process's private folder for sources while the cache is off
+
+
 def scratch_file(source: str, suffix: str) -> str:
-    """A private file for the source when the cache is off (numba still needs a file)."""
-    folder = tempfile.mkdtemp(prefix="physgraph-")
+    """A private file for the source when the cache is off (numba still needs a file): one
+    folder per source (numba names the module after it) in a folder of this process's own,
+    removed when the process exits."""
+    if not _SCRATCH:
+        _SCRATCH.append(tempfile.TemporaryDirectory(prefix="physgraph-"))
+    folder = os.path.join(_SCRATCH[0].name, hashlib.sha256(source.encode()).hexdigest()[:32])
     path = os.path.join(folder, f"kernel{suffix}")
-    with open(path, "w") as f:
-        f.write(source)
+    if not os.path.exists(path):
+        os.makedirs(folder, exist_ok=True)
+        with open(path, "w") as f:
+            f.write(source)
     return path
 
 

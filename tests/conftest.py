@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
-# the suite compiles into a cache of its own, never the user's ~/.cache/physgraph
-os.environ["PHYSGRAPH_CACHE_DIR"] = tempfile.mkdtemp(prefix="physgraph-test-cache-")
+# the suite compiles into a cache of its own, never the user's ~/.cache/physgraph, removed
+# when the run ends
+_CACHE = tempfile.TemporaryDirectory(prefix="physgraph-test-cache-")
+os.environ["PHYSGRAPH_CACHE_DIR"] = _CACHE.name
 
 settings.register_profile(
     "ci", max_examples=25, deadline=None, derandomize=True,
