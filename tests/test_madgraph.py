@@ -93,6 +93,14 @@ def test_numba_equals_the_reference_dump(name):
     assert_rel(imported(name).with_backend("numba")(*momenta), reference, 1e-12)
 
 
+@pytest.mark.parametrize("name", ["ee_mumu", "gg_tt", "gg_ttg"])
+def test_the_default_backend_equals_the_reference_dump(name):
+    sub, momenta, reference = loaded(name)
+    k = sub.kernel()
+    assert k.options.backend == "llvm"
+    assert_rel(k(*momenta), reference, 1e-12)
+
+
 # numba and XLA take minutes to compile g g -> t t~ g's 3.6*10^4-flop body on two cores
 @pytest.mark.parametrize("name", ["ee_mumu", "gg_tt",
                                   pytest.param("gg_ttg", marks=pytest.mark.slow)])
