@@ -236,16 +236,16 @@ def store_object(source_file: str, key: str, data: bytes) -> None:
         os.replace(tmp, target)
 
 
-_SCRATCH: list = []       # the process's private folder for sources while the cache is off
+@functools.cache
+def _scratch_root() -> tempfile.TemporaryDirectory:
+    """This process's private folder for sources while the cache is off, removed at exit."""
+    return tempfile.TemporaryDirectory(prefix="physgraph-")
 
 
 def scratch_file(source: str, suffix: str) -> str:
     """A private file for the source when the cache is off (numba still needs a file): one
-    folder per source (numba names the module after it) in a folder of this process's own,
-    removed when the process exits."""
-    if not _SCRATCH:
-        _SCRATCH.append(tempfile.TemporaryDirectory(prefix="physgraph-"))
-    folder = os.path.join(_SCRATCH[0].name, hashlib.sha256(source.encode()).hexdigest()[:32])
+    folder per source (numba names the module after it) in ``_scratch_root()``."""
+    folder = os.path.join(_scratch_root().name, hashlib.sha256(source.encode()).hexdigest()[:32])
     path = os.path.join(folder, f"kernel{suffix}")
     if not os.path.exists(path):
         os.makedirs(folder, exist_ok=True)

@@ -132,9 +132,10 @@ def _bench(args: argparse.Namespace) -> int:
     if args.workload == "corpus":
         return _corpus(args)
     parser = args.parser
+    from .frontend.madgraph import MadgraphError
     try:
         workload = workloads.get(args.workload)
-    except workloads.UnknownWorkloadError as err:
+    except (workloads.UnknownWorkloadError, MadgraphError) as err:   # madgraph:PATH's files
         parser.error(str(err))
     _check_backends(args.backends, parser)
     impls = select(args.backends, _peer_keys(args.peers, parser, workload), workload)
@@ -254,12 +255,7 @@ def _show_kernel(kernel, args: argparse.Namespace) -> int:
 
 
 def _show_madgraph(args: argparse.Namespace) -> int:
-    from .frontend import madgraph
-    path = args.target.removeprefix("madgraph:")
-    try:
-        proc = madgraph.load(path)
-    except madgraph.MissingFileError as err:
-        args.parser.error(str(err))
+    proc = _load_madgraph(args.target.removeprefix("madgraph:"), args.parser)
     for name, sub in proc.subprocesses.items():
         particles = ", ".join(f"{p} ({pdg})" for p, pdg in zip(sub.particles, sub.pdg))
         print(f"{name}: {' | '.join(sub.processes)}\n  particles {particles}\n  masses "
@@ -268,6 +264,15 @@ def _show_madgraph(args: argparse.Namespace) -> int:
         _show_kernel(sub.kernel(), args)
         print()
     return 0
+
+
+def _load_madgraph(path: str, parser: argparse.ArgumentParser, param_card: str | None = None):
+    """``pg.madgraph.load``, a missing file reported as a usage error naming it."""
+    from .frontend import madgraph
+    try:
+        return madgraph.load(path, param_card=param_card)
+    except madgraph.MissingFileError as err:
+        parser.error(str(err))
 
 
 # ---- physgraph import-madgraph ---------------------------------------------------------------
@@ -286,11 +291,7 @@ def _add_import_madgraph(sub) -> None:
 
 
 def _import_madgraph(args: argparse.Namespace) -> int:
-    from .frontend import madgraph
-    try:
-        proc = madgraph.load(args.path, param_card=args.param_card)
-    except madgraph.MissingFileError as err:
-        args.parser.error(str(err))
+    proc = _load_madgraph(args.path, args.parser, args.param_card)
     written = proc.write(args.output)
     names = ", ".join(sub.code.name for sub in proc.subprocesses.values())
     print(f"wrote {written}: {len(proc.subprocesses)} subprocess(es) ({names}), "

@@ -101,17 +101,21 @@ class LoopedKernel:
             return total
         arrays, n = self.prologue._convert(values)
         inputs, params = self._split(arrays)
-        total = self.body._check_out(out, n, arrays)[0] if out is not None else \
-            np.empty(n, self.body._out_dtype(self.body._out_types[0]))
+        body = self.body
+        total = body._check_out(out, n, arrays)[0] if out is not None else \
+            np.empty(n, body._out_dtype(body._out_types[0]))
         total[:] = 0
         scratch = np.empty(min(n, CHUNK), total.dtype)
+        run, function = body._printer.run, body._function()
         for start in range(0, n, CHUNK):
             part = slice(start, min(n, start + CHUNK))
             chunk = [x[part] for x in inputs]
             wfs = _tuple(self.prologue(*chunk, **params))
             into = scratch[:part.stop - part.start]
             for r in live:
-                self.body(*chunk, *[wfs[j] for j in self.rows[r]], **params, out=into)
+                # the arguments were checked and converted once above: the rows run directly
+                run(function, len(into), [*chunk, *[wfs[j] for j in self.rows[r]],
+                                          *params.values()], [into])
                 total[part] += into
         return total
 
@@ -135,7 +139,7 @@ class LoopedKernel:
             "flops_in": p["flops_in"] + len(self.rows) * b["flops_in"],
             # each row's result is added to the total
             "flops_out": p["flops_out"] + rows * (b["flops_out"] + 1),
-            "flops_by_class": {c: p["flops_by_class"].get(c, 0) + rows * v
+            "flops_by_class": {c: p["flops_by_class"].get(c, 0) + rows * (v + (c == "add"))
                                for c, v in b["flops_by_class"].items()},
             "ops": ops, "cache": b["cache"],
             **{key: p[key] + b[key] for key in ("compile_s", "frontend_s", "passes_s",

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 import physgraph as pg
 from physgraph.backends import staging
 from physgraph.backends.jax_ import JaxPrinter
+from physgraph.bench.mem import generate_events
 from physgraph.kernel import Kernel, Options
 from helpers import assert_close as close
 from test_passes import INPUTS, PARAMS, assert_close, graphs
@@ -284,13 +285,9 @@ def test_matrix_element_gradients_with_respect_to_mass_and_coupling():
 
 
 def gg_tt_events(n: int, sqrt_s: float = 500.0) -> list[np.ndarray]:
-    """n phase-space points of g g -> t t~ in the centre-of-mass frame (RAMBO)."""
-    from physgraph.physics.rambo import rambo_function
-    generate = pg.compile(rambo_function([173.0, 173.0]), backend="numpy")
-    p3, p4, _ = generate(np.random.default_rng(5).uniform(size=(n, 8)), sqrt_s=sqrt_s)
-    e = np.full(n, sqrt_s / 2)
-    zero = np.zeros(n)
-    return [np.stack([e, zero, zero, e], 1), np.stack([e, zero, zero, -e], 1), p3, p4]
+    """n phase-space points of g g -> t t~ (RAMBO, the beams along z)."""
+    return list(generate_events((173.0, 173.0), sqrt_s)(n, np.random.default_rng(5),
+                                                         "float64").values())
 
 
 def _mlp_parts(rng):

@@ -230,6 +230,16 @@ def test_show_prints_every_subprocess_report(capsys):
     assert "kernel 'ss_ss'" in out and "helicities: 1 of 1" in out
 
 
+@pytest.mark.parametrize("command", [["show", "madgraph:{}"], ["import-madgraph", "{}", "-o",
+                                                                "x.py"], ["bench", "madgraph:{}"]])
+def test_a_missing_output_directory_is_a_usage_error(command, tmp_path, capsys):
+    missing = str(tmp_path / "nowhere.sa")
+    with pytest.raises(SystemExit) as exit_:
+        main([word.format(missing) for word in command])
+    assert exit_.value.code == 2
+    assert f"{missing} is not a directory" in capsys.readouterr().err
+
+
 # ---- the benchmark ----------------------------------------------------------------------------
 FAKE_CHECK = """#!/bin/sh
 echo "FP precision                = DOUBLE (NaN/abnormal=0, zero=0)"
@@ -355,13 +365,16 @@ def names(node: cpp.Node) -> str | None:
     ("x != 0. ? 1. / x : 0.", "ternary(x != 0.0, lambda: 1.0 / x, lambda: 0.0)"),
     ("(fptype)a * pow( b, 2 )", "a * b ** 2"),
     ("fpsqrt( a ) * conj( b )", "pg.sqrt(a) * pg.conj(b)"),
+    ("a != 0. && b < c", "(a != 0.0) & (b < c)"),
+    ("a < b || c > x && a > 0.", "(a < b) | (c > x) & (a > 0.0)"),
 ])
 def test_expressions_print_as_python_with_cpp_grouping(source, python):
     printer = cpp.PythonPrinter("t.h", names, {"fpsqrt": "pg.sqrt", "conj": "pg.conj"})
     assert printer(cpp.parse_expression(source, "t.h")) == python
     values = {"a": 1.5, "b": -2.25, "c": 0.75, "x": 4.0}
     if "?" not in source and "cx" not in source and "pg." not in python:
-        c_like = source.replace("(fptype)", "").replace("pow( b, 2 )", "b * b")
+        c_like = source.replace("(fptype)", "").replace("pow( b, 2 )", "b * b") \
+            .replace("&&", "and").replace("||", "or")
         assert eval(python, values) == pytest.approx(eval(c_like.replace("1 / 2", "0"), values))
 
 

@@ -128,10 +128,10 @@ def test_gradcheck_inputs_and_params_together(rng, monkeypatch):
 def test_matrix_element_gradients_with_respect_to_mass_and_coupling():
     """d|M|^2/dm_t and d|M|^2/dalpha_s of g g -> t t~ through backward(), against central
     differences of the kernel itself."""
-    from test_jax import gg_tt_events
-
+    from physgraph.bench.mem import generate_events
     from physgraph.physics import processes
-    p = gg_tt_events(5)
+    p = list(generate_events((173.0, 173.0), 500.0)(5, np.random.default_rng(5),
+                                                   "float64").values())
     k = pg.compile(processes.build("gg_tt"), backend="numpy")
     m_t = torch.tensor(173.0, dtype=torch.float64, requires_grad=True)
     alpha_s = torch.tensor(0.118, dtype=torch.float64, requires_grad=True)
@@ -166,7 +166,8 @@ def test_a_compiled_network_is_a_module_with_torch_s_own_gradients(rng, backend,
     for model in (module, net):
         ((model(x) - y) ** 2).mean().backward()
     for (name, ours), theirs in zip(module.named_parameters(), net.parameters()):
-        assert_close(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-13), name
+        np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10,
+                                   atol=1e-13, err_msg=name)
     optimizers = [torch.optim.Adam(m.parameters(), lr=1e-2) for m in (module, net)]
     for _ in range(5):
         for model, opt in zip((module, net), optimizers):

@@ -37,7 +37,9 @@ def gradients(k, arrays: list, cotangents: list, inputs: bool,
     products)."""
     vjp = derivative(k, vjp_graph, inputs, params)
     sig = k.input_graph.signature
-    matrices = layers(k.input_graph)
+    if "_layers" not in k.__dict__:         # the graph does not change: found once per kernel
+        k.__dict__["_layers"] = layers(k.input_graph)
+    matrices = k.__dict__["_layers"]
     transposed = [np.asarray(arrays[layer.position], k.options.dtype)[list(layer.rows)].T
                   for layer in matrices]
     names = [o.name for o in vjp.input_graph.outputs]
@@ -63,7 +65,8 @@ def gradients(k, arrays: list, cotangents: list, inputs: bool,
         for j, layer in enumerate(matrices if params else []):
             ct, x = outs[f"layer{j}_ct"], outs[f"layer{j}_in"]
             totals[sig[layer.position].name][list(layer.rows)] += ct.T @ x
-    return {name: np.concatenate(b) for name, b in blocks.items()} | totals
+    return {name: b[0] if len(b) == 1 else np.concatenate(b)
+            for name, b in blocks.items()} | totals
 
 
 def _function_class():

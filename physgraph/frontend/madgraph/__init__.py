@@ -93,8 +93,9 @@ class Subprocess:
         """The most legs unrolled inside the loop that keep diagrams x their combinations
         within GROUP_MAX: fermions first (their currents are the fewest), then the last
         legs."""
+        fermions = ("ixxxxx", "oxxxxx")
         order = sorted(range(len(self.masses)),
-                       key=lambda k: (not _fermion(self.pdg[k]), -k))
+                       key=lambda k: (self.code.externals.get(k) not in fermions, -k))
         inner: list = []
         for k in order:
             combos = len({tuple(h[j] for j in (*inner, k)) for h in self.code.helicities})
@@ -190,11 +191,6 @@ def _pdg(name: str, mass_param: str, model, card) -> int | None:
     if block == "mass" and len(keys) == 1:
         return sign * keys[0]
     return None
-
-
-def _fermion(pdg: int | None) -> bool:
-    """Quarks and leptons (and, by the PDG numbering, their heavier partners)."""
-    return pdg is not None and 1 <= abs(pdg) % 1000000 <= 18
 
 
 def probe_momenta(masses: tuple, beams: str = "any", events: int = 8) -> list:

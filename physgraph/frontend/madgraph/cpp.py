@@ -572,8 +572,9 @@ def param_name(tokens: list[Token]) -> str:
 
 # ---- Python source for an expression --------------------------------------------------------
 # Python precedence of what the printer writes (higher binds tighter)
-_PY_PRECEDENCE = {"or": 1, "and": 2, "|": 3, "&": 5, "==": 6, "!=": 6, "<": 6, ">": 6,
-                  "<=": 6, ">=": 6, "+": 9, "-": 9, "*": 10, "/": 10, "//": 10}
+# (C++'s && and || print as & and |, which bind tighter than comparisons in Python)
+_PY_PRECEDENCE = {"or": 1, "and": 2, "==": 6, "!=": 6, "<": 6, ">": 6, "<=": 6, ">=": 6,
+                  "|": 7, "&": 8, "+": 9, "-": 9, "*": 10, "/": 10, "//": 10}
 _PY_OPERATOR = {"&&": "&", "||": "|", "and": "&", "or": "|"}
 _UNARY_PRECEDENCE = 11
 _ATOM = 12

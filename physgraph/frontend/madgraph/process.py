@@ -59,6 +59,7 @@ class ProcessCode:
     diagrams: int
     body: list = field(default_factory=list)       # (line, comment) of the helicity function
     dependent_used: bool = False
+    externals: dict = field(default_factory=dict)  # particle (0-based) -> ixxxxx, vxxxxx...
 
 
 def read_process(directory: Path, model: Model, routines: dict[str, Routine]) -> ProcessCode:
@@ -228,6 +229,7 @@ class _Diagrams:
         if len(args) != len(middle) + 3 or cpp.describe(args[0]) != "momenta":
             raise cpp.unsupported(self.path, line, f"{name} with {len(args)} arguments")
         ipar = self._index(args[-1], line)
+        self.code.externals[ipar] = function
         values = dict(zip(middle, args[1:-2]))
         out = [f"p{ipar + 1}"]
         # beams="z" reads only the energy: for particles massless in the card and the call
