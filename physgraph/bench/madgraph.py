@@ -5,7 +5,8 @@ PATH is the output directory (its first subprocess) or one ``SubProcesses/P*`` d
 it.  Events are on-shell RAMBO points at 1.5 TeV with the beams along z (the energy of
 madgraph4gpu's check program); physgraph runs the imported function for any beam direction,
 as MadGraph's own code does.  The reference is the same traced function evaluated by the
-numpy backend without passes.
+numpy backend without passes (for a process looped over helicities, the same loop: its
+rows are checked against MadGraph's own reference values by the importer's tests).
 
 The peer ``madgraph4gpu`` runs the check program built in the subprocess directory (``make
 BACKEND=cppauto FPTYPE=d`` there makes ``check_cpp.exe``): ``check_cpp.exe -p BLOCKS 256
