@@ -99,6 +99,8 @@ def test_the_default_backend_equals_the_reference_dump(name):
     k = sub.kernel()
     assert k.options.backend == "llvm"
     assert_rel(k(*momenta), reference, 1e-12)
+    f32 = k.with_backend("llvm", dtype="float32")
+    assert_rel(f32(*(p.astype(np.float32) for p in momenta)), reference, FLOAT32_RTOL)
 
 
 # numba and XLA take minutes to compile g g -> t t~ g's 3.6*10^4-flop body on two cores
