@@ -232,8 +232,12 @@ class Kernel:
                                  "new device arrays")
             return self._call_native(values)
         arrays, n = self._convert(values)
-        outs = self._allocate(n) if out is None else self._check_out(out, n, arrays)
-        self._printer.run(self._function(), n, arrays, outs)
+        if out is None:
+            outs = self._allocate(n)
+            self._printer.run(self._function(), n, arrays, outs)
+        else:
+            outs = self._check_out(out, n, arrays)
+            self._printer.run_into(self._function(), n, arrays, outs)
         return structure_mod.unflatten(self.structure, outs)
 
     def _on_device(self, backend: str) -> "Kernel":
@@ -342,7 +346,7 @@ class Kernel:
                 T.COMPLEX: _COMPLEX[self.options.dtype]}[t]
 
     def _allocate(self, n: int) -> list:
-        return [np.empty((n, *o.shape), self._out_dtype(t))
+        return [_aligned_empty((n, *o.shape), self._out_dtype(t))
                 for o, t in zip(self.input_graph.outputs, self._out_types)]
 
     def _check_out(self, out, n: int, arrays: list) -> list:
@@ -365,6 +369,17 @@ class Kernel:
 
 
 _MISSING = object()
+ALIGN = 64       # bytes: a cache line, and the widest vector register
+
+
+def _aligned_empty(shape: tuple, dtype) -> np.ndarray:
+    """``np.empty`` starting on a cache line (numpy's large arrays start 16 bytes into one),
+    so that a kernel's vector stores of whole rows are aligned."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    raw = np.empty(size + ALIGN, np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    return raw[start:start + size].view(dtype).reshape(shape)
 
 
 def _as_array(value, arg: Arg, dtype: str) -> np.ndarray:

@@ -6,6 +6,7 @@ HYPOTHESIS_PROFILE=long runs many more random graphs (numba compiles ~1 s per ex
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 
 import numpy as np
@@ -29,6 +30,17 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(20261122)
+
+
+@pytest.fixture
+def default_recursion_limit():
+    """Python's default recursion limit for the test: a library imported by an earlier test
+    (PyTensor, torch's dynamo) may have raised it, and a graph deeper than the limit is
+    the point of the test."""
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    yield 1000
+    sys.setrecursionlimit(old)
 
 
 

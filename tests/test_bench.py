@@ -253,11 +253,13 @@ def test_cli_json_csv_plot(tmp_path, capsys, monkeypatch):
     host = socket.gethostname()
     assert len(host) < 6 or host not in text          # hostname-free
     rows = {r["impl"]: r for r in doc["results"]}
-    assert set(rows) == {"physgraph-numpy", "physgraph-jax", "sympy-lambdify",
-                         "numpy-handwritten"}
+    # kalman-update is memory-bound: the host backend is also timed writing into out=
+    assert set(rows) == {"physgraph-numpy", "physgraph-numpy-out", "physgraph-jax",
+                         "sympy-lambdify", "numpy-handwritten"}
     types = {"impl": str, "events_per_s": float, "compile_s": float, "flops_per_event": int,
              "bytes_per_event": int, "max_rel_err": float, "limit_fraction": float}
-    for name in ("physgraph-numpy", "sympy-lambdify", "numpy-handwritten"):
+    for name in ("physgraph-numpy", "physgraph-numpy-out", "sympy-lambdify",
+                 "numpy-handwritten"):
         assert rows[name]["status"] == "ok", rows[name]
         for key, kind in types.items():
             assert isinstance(rows[name][key], kind), (name, key, rows[name][key])

@@ -148,14 +148,14 @@ def check_deep_chain(n: int) -> None:
     assert f"# {n} flops per event" in source
 
 
-def test_deep_chain_builds_optimizes_and_prints():
+def test_deep_chain_builds_optimizes_and_prints(default_recursion_limit):
     # 1.2 * 10^5 keeps the default suite quick (the opt_level 2 pipeline costs tens of
     # microseconds per node); the 10^6 case runs under the slow marker
     check_deep_chain(120_000)
 
 
 @pytest.mark.slow
-def test_million_node_chain_builds_optimizes_and_prints():
+def test_million_node_chain_builds_optimizes_and_prints(default_recursion_limit):
     check_deep_chain(1_000_000)
 
 

@@ -112,7 +112,8 @@ def test_strided_outputs_are_written_through_their_strides(rng):
 def test_source_is_vector_ir_with_per_call_values_before_the_loop():
     k = _per_call
     width = llvm_run.vector_bits() // 64
-    entry, loop = k.source.split("\nloop:\n")
+    entry, loop = k.source.split("\nloop:\n")[:2]
+    loop = loop.split("\n}\n")[0]          # the first function's loop
     assert f"<{width} x double>" in loop
     assert "@pg.tanh" in entry.split("entry:")[1] and "@pg.tanh" not in loop
 
@@ -120,6 +121,39 @@ def test_source_is_vector_ir_with_per_call_values_before_the_loop():
 @pg.compile(backend="llvm")
 def _per_call(x, a: pg.Param):
     return x * pg.tanh(a)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_outputs_the_caller_keeps_are_streamed_in_rows_and_equal_lane_stores(
+        dtype, rng, monkeypatch):
+    """out= arrays larger than STREAM_MIN_BYTES take the rows loop (vector loads of whole
+    input rows, non-temporal stores of whole output rows) where inputs and outputs are
+    contiguous and the outputs aligned at the range's start, the lanes loop elsewhere; every
+    layout gives numpy's values, including the events after the last whole vector."""
+    monkeypatch.setattr(llvm_run, "STREAM_MIN_BYTES", 0)
+    k = pg.compile(_rows_and_scalars, backend="llvm", dtype=dtype)
+    assert "!nontemporal" in k.source
+    ref = pg.compile(_rows_and_scalars, backend="numpy", dtype=dtype)
+    for n in (1, 5, 4099, 20003):
+        x, y = rng.normal(size=(n, 3)).astype(dtype), rng.normal(size=(n, 2)).astype(dtype)
+        want = ref(x, y)
+        layouts = {"fresh": [np.empty((n, 3), dtype), np.empty(n, dtype)],
+                   "offset": [np.empty(n * 3 + 1, dtype)[1:].reshape(n, 3), np.empty(n, dtype)],
+                   "strided": [np.empty((n, 6), dtype)[:, ::2], np.empty(2 * n, dtype)[::2]],
+                   "kept": [np.asarray(o) for o in k(x, y)]}
+        strided_x = np.empty((n, 6), dtype)[:, ::2]
+        strided_x[...] = x
+        for name, outs in layouts.items():
+            for inputs in ((x, y), (strided_x, y)):
+                for o in outs:
+                    o[...] = np.nan
+                k(*inputs, out=outs)
+                for got, w in zip(outs, want):
+                    np.testing.assert_array_equal(got, w, err_msg=f"{name} outputs, n={n}")
+
+
+def _rows_and_scalars(x: pg.Vec[3], y: pg.Vec[2]):
+    return x * y[0] - x * 1.5, x[0] * y[1]
 
 
 FUNCTIONS = {   # name -> (numpy reference, domain sampled)

@@ -232,7 +232,7 @@ def test_hundred_thousand_operation_expression(rng):
     assert_close(k(xs, ys, zs), expected, rtol=1e-9, atol=1e-9)
 
 
-def test_expression_deeper_than_the_recursion_limit(rng):
+def test_expression_deeper_than_the_recursion_limit(rng, default_recursion_limit):
     depth = 3000
     assert depth > sys.getrecursionlimit()
     e = x

@@ -18,6 +18,7 @@ across threads, each a ctypes call that releases the GIL.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 import struct
 
@@ -30,6 +31,8 @@ from . import llvm_run, staging, vecmath
 from .printer import Printer, PrintContext
 
 # LLVM IR instructions that take fast-math flags (``fastmath=True``)
+# the metadata a non-temporal store points at
+_NONTEMPORAL = "!0 = !{i32 1}"
 _FLOAT_OPS = re.compile(r"^(fadd|fsub|fmul|fdiv|fneg|fcmp|call) ")
 
 
@@ -46,6 +49,9 @@ class LlvmPrinter(Printer):
     # longer body is cut into stages of ``part_size`` nodes (benchmarks/README.md, "Why
     # long bodies are cut").
     one_function_max = 60000
+    # a body up to this size is printed twice, the second copy storing whole rows of
+    # events around the cache (``_dispatch``); memory-bound bodies are short
+    rows_max = 4000
     part_size = 4000
 
     def __init__(self, dtype: str = "float64", fastmath: bool = False, **options):
@@ -96,6 +102,43 @@ class LlvmPrinter(Printer):
 
     def store(self, ctx: PrintContext, node: int, target: str, names: list,
               k: int) -> list[str]:
+        if k not in ctx.row_outputs:
+            return self._store_lanes(ctx, node, target, names, k)
+        # held until the output's last element is known, then stored as whole rows
+        pending = ctx.pending.setdefault(k, {})
+        pending[target] = _ref(names[node])
+        if len(pending) < len(ctx.graph.outputs[k].nodes):
+            return []
+        return self._store_rows(ctx, k, names)
+
+    def _store_rows(self, ctx: PrintContext, k: int, names: list) -> list[str]:
+        """Output k's elements for the W events as E whole vectors of the W x E block of
+        rows, with non-temporal stores: vector m holds block element m W + l in lane l,
+        element (m W + l) mod E of event (m W + l) div E.  Only in the rows loop, which
+        runs where the rows are contiguous and start on a vector boundary."""
+        out, w, s = f"%o{k}", self.vector.width, self.vector.scalar
+        t, size = self.vector.type, np.dtype(self.dtype).itemsize
+        pending = ctx.pending.pop(k)
+        values = [pending[self.write("", index)]
+                  for index in np.ndindex(*ctx.graph.outputs[k].shape)]
+        e = len(values)
+        lines = [f"{out}.rb = getelementptr {s}, ptr {out}, i64 {out}.r"]
+        for m in range(e):
+            last = "poison"
+            for lane in range(w):
+                event, element = divmod(m * w + lane, e)
+                u = f"{out}.u{m}" if lane == w - 1 else f"{out}.u{m}.{lane}"
+                lines += [f"{out}.u{m}.e{lane} = extractelement {t} {values[element]}, "
+                          f"i32 {event}",
+                          f"{u} = insertelement {t} {last}, {s} {out}.u{m}.e{lane}, i32 {lane}"]
+                last = u
+            lines += [f"{out}.w{m} = getelementptr {s}, ptr {out}.rb, i64 {m * w}",
+                      f"store {t} {out}.u{m}, ptr {out}.w{m}, align {w * size}, "
+                      "!nontemporal !0"]
+        return lines
+
+    def _store_lanes(self, ctx: PrintContext, node: int, target: str, names: list,
+                     k: int) -> list[str]:
         g, out, s = ctx.graph, f"%o{k}", self.vector.scalar
         name = f"{out}_{target}"
         index = tuple(int(d) for d in target.split("_") if d)
@@ -148,9 +191,20 @@ class LlvmPrinter(Printer):
         entry = self._arguments(ctx) + self._params(ctx) + preamble
         loads = self._rows(ctx) + self._inputs(ctx)
         text = [self.header(g, name), f"; roles: {roles}", f"; vector: {w} x {s}"]
-        if plan.nstages == 1:
+        rows = frozenset(k for k, t in enumerate(ctx.out_types) if t is T.REAL)
+        if plan.nstages == 1 and (size > self.rows_max or not rows):
             return "\n".join([*text, "", *self._function("kernel", entry, loads + bodies[0]),
                               ""])
+        if plan.nstages == 1:
+            # a short body twice: storing lane by lane, and storing whole rows around the
+            # cache for outputs the caller keeps (``_store_rows``)
+            in_rows = dataclasses.replace(ctx, pending={}, row_outputs=rows)
+            _, rows_body = self.staged_lines(in_rows, plan)
+            row_loads = self._rows(ctx) + self._input_rows(ctx)
+            return "\n".join([
+                *text, "", *self._function("pg.lanes", entry, loads + bodies[0], "internal "),
+                "", *self._function("pg.rows", entry, row_loads + rows_body[0], "internal "), "",
+                *self._dispatch(ctx, rows), "", _NONTEMPORAL, ""])
         # a long body: one function per stage, values crossing in a per-thread scratch
         # block of columns, ``column`` events long (the last block may be up to W - 1
         # events longer than ``block``)
@@ -184,6 +238,43 @@ class LlvmPrinter(Printer):
                 "entry:", *(ind + line for line in entry),
                 f"{ind}%last = sub i64 %hi, {w}", f"{ind}br label %loop", "loop:",
                 *(ind + line for line in loop), "exit:", f"{ind}ret void", "}"]
+
+    def _dispatch(self, ctx: PrintContext, rows: frozenset) -> list[str]:
+        """The kernel of a short body: the rows loop on the whole vectors of [lo, hi) when
+        the caller keeps the outputs (the call's last ``args`` slot), every real output is
+        contiguous rows starting on a vector boundary at lo, and every input is contiguous
+        rows; then, or else, the lanes loop on what is left."""
+        w, size, ind = self.vector.width, np.dtype(self.dtype).itemsize, self.indent
+        g = ctx.graph
+        lines, flag = self._arguments(ctx), "%stream"
+        for pos, a in enumerate(g.signature):
+            if a.role == "input":
+                lines += _dense(f"%a{pos}", a.shape) + [
+                    f"%fast.a{pos} = and i1 {flag}, %a{pos}.dense"]
+                flag = f"%fast.a{pos}"
+        for k in sorted(rows):
+            o = f"%o{k}"
+            lines += _dense(o, g.outputs[k].shape) + [
+                f"{o}.r0 = mul i64 %lo, {o}.s0",
+                f"{o}.b0 = getelementptr {self.vector.scalar}, ptr {o}, i64 {o}.r0",
+                f"{o}.a0 = ptrtoint ptr {o}.b0 to i64",
+                f"{o}.m0 = and i64 {o}.a0, {w * size - 1}",
+                f"{o}.z0 = icmp eq i64 {o}.m0, 0",
+                f"%fast.{k}.z = and i1 {flag}, {o}.z0", f"%fast.{k} = and i1 %fast.{k}.z, {o}.dense"]
+            flag = f"%fast.{k}"
+        call = "call void @pg.{}(i64 {}, i64 {}, ptr %args, ptr %scratch)"
+        lines += [f"br i1 {flag}, label %rows, label %lanes", "rows:",
+                  "%count = sub i64 %hi, %lo", f"%whole = and i64 %count, {-w}",
+                  "%mid = add i64 %lo, %whole", call.format("rows", "%lo", "%mid"),
+                  # non-temporal stores are weakly ordered: done before the caller reads
+                  "fence seq_cst", "%tail = icmp slt i64 %mid, %hi",
+                  "br i1 %tail, label %last, label %exit", "last:",
+                  f"%from = sub i64 %hi, {w}", call.format("lanes", "%from", "%hi"),
+                  "br label %exit", "lanes:", call.format("lanes", "%lo", "%hi"),
+                  "br label %exit", "exit:", "ret void"]
+        return ["define void @kernel(i64 %lo, i64 %hi, ptr noalias nocapture readonly %args, "
+                "ptr noalias nocapture %scratch) nounwind {", "entry:",
+                *(line if line.endswith(":") else ind + line for line in lines), "}"]
 
     def _driver(self, nstages: int, block: int) -> list[str]:
         """The kernel of a staged body: every stage in turn on each block of events; fewer
@@ -246,7 +337,10 @@ class LlvmPrinter(Printer):
             if role != "param":
                 lines += [f"{name}.l{lane} = mul i64 {lane}, {name}.s0"
                           for lane in range(self.vector.width)]
-        return lines
+        # the last slot: whether the caller keeps the outputs (``_dispatch``)
+        return lines + [f"%stream.q = getelementptr i64, ptr %args, i64 {slot}",
+                        "%stream.v = load i64, ptr %stream.q",
+                        "%stream = icmp ne i64 %stream.v, 0"]
 
     def _params(self, ctx: PrintContext) -> list[str]:
         """Entry lines: each live param element, loaded and splat to a vector."""
@@ -294,12 +388,46 @@ class LlvmPrinter(Printer):
                 last = name
         return lines
 
+    def _input_rows(self, ctx: PrintContext) -> list[str]:
+        """Loop lines of the rows loop: each input's W x E block of rows as E vector
+        loads, and each live element's vector gathered from them (element e of event l
+        is block element l E + e)."""
+        g, live = ctx.graph, ctx.graph.live()
+        s, t, w = self.vector.scalar, self.vector.type, self.vector.width
+        used: dict = {}
+        for i in range(len(g)):
+            if live[i] and g.ops[i] is Op.INPUT:
+                pos, idx = g.attrs[i]
+                used.setdefault(pos, []).append((i, idx))
+        lines = []
+        for pos, elements in used.items():
+            a, shape = f"%a{pos}", g.signature[pos].shape
+            e = int(np.prod(shape, dtype=np.int64))
+            lines.append(f"{a}.rb = getelementptr {s}, ptr {a}, i64 {a}.r")
+            for m in range(e):
+                lines += [f"{a}.w{m} = getelementptr {s}, ptr {a}.rb, i64 {m * w}",
+                          f"{a}.u{m} = load {t}, ptr {a}.w{m}, align {np.dtype(self.dtype).itemsize}"]
+            for i, idx in elements:
+                flat = int(np.ravel_multi_index(idx, shape)) if shape else 0
+                last = "poison"
+                for lane in range(w):
+                    vector, at = divmod(lane * e + flat, w)
+                    name = f"%x{i}" if lane == w - 1 else f"%x{i}.v{lane}"
+                    lines += [f"%x{i}.e{lane} = extractelement {t} {a}.u{vector}, i32 {at}",
+                              f"{name} = insertelement {t} {last}, {s} %x{i}.e{lane}, "
+                              f"i32 {lane}"]
+                    last = name
+        return lines
+
     # ---- running ---------------------------------------------------------------------------
     def load(self, source: str, name: str = "kernel", path: str | None = None):
         return llvm_run.load(source, path)
 
     def run(self, fn, n: int, arrays: list, outs: list) -> None:
         llvm_run.run(fn, n, arrays, outs)
+
+    def run_into(self, fn, n: int, arrays: list, outs: list) -> None:
+        llvm_run.run(fn, n, arrays, outs, stream=True)
 
 
 def _offset(name: str, array: str, index: tuple, first: int) -> list[str]:
@@ -313,6 +441,18 @@ def _offset(name: str, array: str, index: tuple, first: int) -> list[str]:
                       f"{name}.a{d} = add i64 {total}, {name}.m{d}"]
             total = f"{name}.a{d}"
     return lines + [f"{name} = add i64 {total}, 0"]
+
+
+def _dense(array: str, shape: tuple) -> list[str]:
+    """Entry lines: ``<array>.dense``, whether the array's events are contiguous rows (its
+    strides, in elements, are those of a C-contiguous array of ``shape`` per event)."""
+    lines, flag, step = [], "true", 1
+    for d in range(len(shape), -1, -1):
+        lines += [f"{array}.d{d} = icmp eq i64 {array}.s{d}, {step}",
+                  f"{array}.f{d} = and i1 {flag}, {array}.d{d}"]
+        flag = f"{array}.f{d}"
+        step *= shape[d - 1] if d else 1
+    return lines + [f"{array}.dense = and i1 {flag}, true"]
 
 
 def _fill(template: str, typed: dict, fastmath: bool) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import hashlib
+import itertools
 import os
 import re
 import threading
@@ -24,6 +25,8 @@ from . import vecmath
 
 OPT_LEVEL = 2            # LLVM's -O2: the body is straight-line code, O3 adds little
 MIN_EVENTS_PER_THREAD = 4096   # below this a thread costs more than it computes
+STREAM_MIN_BYTES = 32 << 20    # outputs larger than a last-level cache go around it
+PIECES_PER_THREAD = 8          # events of a call cut into this many pieces per thread
 
 _KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
                            ctypes.c_void_p)
@@ -182,28 +185,39 @@ def _pool(count: int) -> ThreadPoolExecutor:
     return ThreadPoolExecutor(count, thread_name_prefix="physgraph-llvm")
 
 
-def run(fn: Loaded, n: int, arrays: list, outs: list) -> None:
+def run(fn: Loaded, n: int, arrays: list, outs: list, stream: bool = False) -> None:
+    """Events [0, n) of ``fn``; ``stream``: the caller keeps the outputs, which are written
+    around the cache when they are larger than it."""
     if n == 0:
         return
     if n < fn.width:            # the kernel takes at least one full vector of events
         _run_padded(fn, n, arrays, outs)
         return
     keep = [np.asarray(x) for x in arrays]        # scalars as 0-d arrays, alive till done
-    slots = np.array(_slots(keep, outs), dtype=np.int64)
+    stream = stream and sum(o.nbytes for o in outs) >= STREAM_MIN_BYTES
+    slots = np.array(_slots(keep, outs) + [int(stream)], dtype=np.int64)
     address = slots.ctypes.data
     count = max(1, min(threads(), n // MIN_EVENTS_PER_THREAD))
-    bounds = [n * k // count for k in range(count + 1)]
+    # more pieces than threads, taken in turn: a thread slowed by the machine's other load
+    # takes fewer of them instead of holding up the call
+    pieces = count * PIECES_PER_THREAD if count > 1 else 1
+    # pieces start on a multiple of W, so whole rows of W events start on a vector boundary
+    bounds = [n * k // pieces // fn.width * fn.width for k in range(pieces)] + [n]
+    taken = itertools.count()                 # next() on it is atomic under the GIL
 
-    def part(k: int) -> None:
+    def work() -> None:
         scratch = np.empty(fn.scratch, fn.dtype) if fn.scratch else None
-        fn.function(bounds[k], bounds[k + 1], address,
-                    None if scratch is None else scratch.ctypes.data)
+        pointer = None if scratch is None else scratch.ctypes.data
+        for k in iter(taken.__next__, None):
+            if k >= pieces:
+                return
+            fn.function(bounds[k], bounds[k + 1], address, pointer)
 
     if count == 1:
-        part(0)
+        work()
         return
-    futures = [_pool(count - 1).submit(part, k) for k in range(1, count)]
-    part(0)
+    futures = [_pool(count - 1).submit(work) for _ in range(1, count)]
+    work()
     for f in futures:
         f.result()
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import linecache
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import count
 
 import numpy as np
@@ -31,10 +31,13 @@ _loaded = count()
 class PrintContext:
     """What printing one kernel reads besides the printer's options: the optimized graph,
     the type of each output (complex outputs are written as two parts by some printers),
-    and, for a numba kernel in columns, the columns of a block (``blocked.Columns``)."""
+    for a numba kernel in columns, the columns of a block (``blocked.Columns``), and for an
+    llvm kernel the outputs it writes a row of events at a time and their values so far."""
     graph: Graph
     out_types: tuple
     columns: object = None
+    row_outputs: frozenset = frozenset()
+    pending: dict = field(default_factory=dict)
 
 
 class Printer:
@@ -213,6 +216,11 @@ class Printer:
 
     def run(self, fn, n: int, arrays: list, outs: list) -> None:
         fn(n, *arrays, *outs)
+
+    def run_into(self, fn, n: int, arrays: list, outs: list) -> None:
+        """``run`` into outputs the caller passed (``out=``) and keeps: a backend may write
+        them around the cache."""
+        self.run(fn, n, arrays, outs)
 
     # device backends (jax, cuda) also take their own arrays without a trip to the host
     def asarray(self, value, dtype: str):

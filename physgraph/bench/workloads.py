@@ -73,6 +73,7 @@ class Workload:
       inputs (in ``generate``'s order) returning the outputs (one array, a tuple, or a dict
       in the reference's order); its ``.kernel`` attribute, if any, is the ``pg.Kernel``
       (for flop counts).  Without it physgraph compiles the SymPy form.
+    - ``reuse_outputs``: physgraph's CPU backends also get a row timed with ``out=``.
     - ``peers``: the workload's own peers (``impls.Implementation`` objects, keyed by their
       ``key`` on the command line), run besides the generic ones.
     """
@@ -90,6 +91,9 @@ class Workload:
     # |got - ref| / |ref| allowed per dtype; float32 is loose because the reference is exact
     # float64 arithmetic on the same (float32) inputs.
     tolerance: dict = field(default_factory=lambda: {"float64": 1e-9, "float32": 2e-3})
+    # memory-bound workloads: physgraph's CPU rows are also timed writing into preallocated
+    # outputs (``out=``), where the OS zeroes no fresh output pages
+    reuse_outputs: bool = False
 
     @cached_property
     def symbolic(self) -> Symbolic:
