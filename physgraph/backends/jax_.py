@@ -34,7 +34,7 @@ class JaxPrinter(Printer):
     spelling = ops.spellings("jax")
     contracts = True                # layers as jnp.matmul: XLA picks the GEMM
     part_size = 400                 # per-event nodes per XLA computation (see above)
-    max_handed_on = 0.12            # per node: more values crossing cuts, and no cuts
+    max_handed_on = 0.11            # per node: more values crossing cuts, and no cuts
 
     def product(self, g: Graph, names: list, grp: Group) -> list[str]:
         return array_product(g, names, grp, "jnp")

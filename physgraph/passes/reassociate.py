@@ -63,6 +63,17 @@ def _const_value(g: Graph, i: int):
     return None
 
 
+def _scaled(g: Graph, i: int):
+    """(c, x) when node i is c * x with c a nonzero constant and x not one; else (None, i)."""
+    if g.ops[i] is not MUL:
+        return None, i
+    for c, x in (g.args[i], g.args[i][::-1]):
+        value = _const_value(g, c)
+        if value is not None and value != 0 and _const_value(g, x) is None:
+            return value, x
+    return None, i
+
+
 class Reassociator:
     """Per run: what is flattened where, and the sums built so far."""
 
@@ -236,6 +247,8 @@ class Reassociator:
         num: dict[int, int] = {}
         den: dict[int, int] = {}
         coeff = 1
+        # the coefficient of a product whose only use is a sum costs nothing: the sum takes it
+        free = self.sole_user[root] >= 0 and g.ops[self.sole_user[root]] in _SUM
         stack = [(root, 1)]
         while stack:
             n, e = stack.pop()
@@ -253,9 +266,18 @@ class Reassociator:
                     stack.append((a[0], e))
                 continue
             f = self.mapping[n]
-            while self.new.ops[f] is NEG:      # a sign costs nothing in the coefficient
-                f = self.new.args[f][0]
-                coeff = -coeff if e % 2 else coeff
+            while True:
+                if self.new.ops[f] is NEG:     # a sign costs nothing in the coefficient
+                    f = self.new.args[f][0]
+                    coeff = -coeff if e % 2 else coeff
+                    continue
+                scale, rest = _scaled(self.new, f) if free else (None, f)
+                if scale is None or abs(e) > 64:
+                    break
+                # then nor does a constant factor of a shared value: 2 q * r -> 2 (q r),
+                # and the q r of -2 q * r is the same value (the 2 q may go unused)
+                coeff *= scale ** e if isinstance(scale, Fraction) else float(scale) ** e
+                f = rest
             c = _const_value(self.new, f)
             if c is not None and (c != 0 or e > 0) and abs(e) <= 64:
                 coeff *= c ** e if isinstance(c, Fraction) else float(c) ** e
