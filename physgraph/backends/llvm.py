@@ -30,9 +30,9 @@ from ..graph import Graph, Op, T
 from . import llvm_run, staging, vecmath
 from .printer import Printer, PrintContext
 
-# LLVM IR instructions that take fast-math flags (``fastmath=True``)
 # the metadata a non-temporal store points at
 _NONTEMPORAL = "!0 = !{i32 1}"
+# LLVM IR instructions that take fast-math flags (``fastmath=True``)
 _FLOAT_OPS = re.compile(r"^(fadd|fsub|fmul|fdiv|fneg|fcmp|call) ")
 
 
@@ -109,9 +109,9 @@ class LlvmPrinter(Printer):
         pending[target] = _ref(names[node])
         if len(pending) < len(ctx.graph.outputs[k].nodes):
             return []
-        return self._store_rows(ctx, k, names)
+        return self._store_rows(ctx, k)
 
-    def _store_rows(self, ctx: PrintContext, k: int, names: list) -> list[str]:
+    def _store_rows(self, ctx: PrintContext, k: int) -> list[str]:
         """Output k's elements for the W events as E whole vectors of the W x E block of
         rows, with non-temporal stores: vector m holds block element m W + l in lane l,
         element (m W + l) mod E of event (m W + l) div E.  Only in the rows loop, which
@@ -260,7 +260,8 @@ class LlvmPrinter(Printer):
                 f"{o}.a0 = ptrtoint ptr {o}.b0 to i64",
                 f"{o}.m0 = and i64 {o}.a0, {w * size - 1}",
                 f"{o}.z0 = icmp eq i64 {o}.m0, 0",
-                f"%fast.{k}.z = and i1 {flag}, {o}.z0", f"%fast.{k} = and i1 %fast.{k}.z, {o}.dense"]
+                f"%fast.{k}.z = and i1 {flag}, {o}.z0",
+                f"%fast.{k} = and i1 %fast.{k}.z, {o}.dense"]
             flag = f"%fast.{k}"
         call = "call void @pg.{}(i64 {}, i64 {}, ptr %args, ptr %scratch)"
         lines += [f"br i1 {flag}, label %rows, label %lanes", "rows:",
@@ -404,9 +405,10 @@ class LlvmPrinter(Printer):
             a, shape = f"%a{pos}", g.signature[pos].shape
             e = int(np.prod(shape, dtype=np.int64))
             lines.append(f"{a}.rb = getelementptr {s}, ptr {a}, i64 {a}.r")
+            align = np.dtype(self.dtype).itemsize
             for m in range(e):
                 lines += [f"{a}.w{m} = getelementptr {s}, ptr {a}.rb, i64 {m * w}",
-                          f"{a}.u{m} = load {t}, ptr {a}.w{m}, align {np.dtype(self.dtype).itemsize}"]
+                          f"{a}.u{m} = load {t}, ptr {a}.w{m}, align {align}"]
             for i, idx in elements:
                 flat = int(np.ravel_multi_index(idx, shape)) if shape else 0
                 last = "poison"
