@@ -152,6 +152,23 @@ def test_outputs_the_caller_keeps_are_streamed_in_rows_and_equal_lane_stores(
                     np.testing.assert_array_equal(got, w, err_msg=f"{name} outputs, n={n}")
 
 
+def test_a_body_of_many_per_call_values_computes_on_two_registers_per_vector():
+    """A layer's weights (more per-call values than ``wide_min``) make the kernel compute on
+    vectors of twice the register width; a vector math function then runs on each half,
+    so it calls nothing this CPU lacks."""
+    weights = np.random.default_rng(0).normal(size=(20, 20))
+
+    def layer(x: pg.Vec[20], w: pg.Param[20, 20] = weights):
+        return [pg.tanh(sum(w[i, j] * x[j] for j in range(20))) + pg.exp(x[i] * 0.1)
+                for i in range(20)]
+    k = pg.compile(layer, backend="llvm")
+    width = 2 * llvm_run.vector_bits() // 64
+    assert f"; vector: {width} x double" in k.source
+    x = np.random.default_rng(1).normal(size=(1003, 20))
+    got = np.stack([np.asarray(o) for o in k(x)], axis=1)
+    assert_close(got, np.tanh(x @ weights.T) + np.exp(x * 0.1), rtol=1e-13, atol=1e-14)
+
+
 def _rows_and_scalars(x: pg.Vec[3], y: pg.Vec[2]):
     return x * y[0] - x * 1.5, x[0] * y[1]
 

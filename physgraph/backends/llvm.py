@@ -52,12 +52,18 @@ class LlvmPrinter(Printer):
     # a body up to this size is printed twice, the second copy storing whole rows of
     # events around the cache (``_dispatch``); memory-bound bodies are short
     rows_max = 4000
+    # a body with more per-call values than this (a network layer's weights) computes on
+    # vectors of two registers: LLVM keeps each per-call value as a vector on the stack,
+    # and one load of it then serves twice the events
+    wide_min = 256
     part_size = 4000
 
     def __init__(self, dtype: str = "float64", fastmath: bool = False, **options):
         super().__init__(dtype, fastmath, **options)
         scalar = "double" if dtype == "float64" else "float"
-        bits = llvm_run.vector_bits()
+        # wide: two registers per vector (``kernel_source`` prints such bodies with it)
+        self.wide = options.get("wide", False)
+        bits = llvm_run.vector_bits() * (2 if self.wide else 1)
         self.vector = vecmath.Vector(scalar, bits // (64 if dtype == "float64" else 32))
         self.bools = f"<{self.vector.width} x i1>"
         # the op table's {t}, {m}, {b} for this vector type, filled in once
@@ -177,10 +183,13 @@ class LlvmPrinter(Printer):
     def imports(self, g: Graph) -> list[str]:
         """The definitions of the vector functions the live ops call."""
         return [line for name in super().imports(g)
-                for line in vecmath.definition(name, self.vector)]
+                for line in vecmath.definition(name, self.vector, llvm_run.vector_bits())]
 
     def kernel_source(self, ctx: PrintContext, name: str) -> str:
         g = ctx.graph
+        if not self.wide and _per_call_values(g) > self.wide_min:
+            return LlvmPrinter(self.dtype, self.fastmath,
+                               **{**self.options, "wide": True}).kernel_source(ctx, name)
         size = staging.body_size(g)
         plan = staging.by_size(g, self.part_size if size > self.one_function_max else size + 1)
         preamble, bodies = self.staged_lines(ctx, plan)
@@ -190,7 +199,8 @@ class LlvmPrinter(Printer):
         # lines every function has; LLVM drops those a stage does not use
         entry = self._arguments(ctx) + self._params(ctx) + preamble
         loads = self._rows(ctx) + self._inputs(ctx)
-        text = [self.header(g, name), f"; roles: {roles}", f"; vector: {w} x {s}"]
+        text = [self.header(g, name), f"; roles: {roles}", f"; vector: {w} x {s}",
+                f"; registers: {llvm_run.vector_bits()} bits"]
         rows = frozenset(k for k, t in enumerate(ctx.out_types) if t is T.REAL)
         if plan.nstages == 1 and (size > self.rows_max or not rows):
             return "\n".join([*text, "", *self._function("kernel", entry, loads + bodies[0]),
@@ -443,6 +453,12 @@ def _offset(name: str, array: str, index: tuple, first: int) -> list[str]:
                       f"{name}.a{d} = add i64 {total}, {name}.m{d}"]
             total = f"{name}.a{d}"
     return lines + [f"{name} = add i64 {total}, 0"]
+
+
+def _per_call_values(g: Graph) -> int:
+    """Live per-call values of a body: params and values computed once per call."""
+    live, var = g.live(), g.varying()
+    return sum(1 for i in range(len(g)) if live[i] and not var[i] and g.ops[i] is not Op.CONST)
 
 
 def _dense(array: str, shape: tuple) -> list[str]:

@@ -101,8 +101,10 @@ def _check_width(source: str) -> None:
     """A source printed on a CPU with wider vectors (from a cache folder two machines share)
     may call that CPU's vector functions: refuse it rather than run instructions this CPU
     lacks."""
+    registers = re.search(r"^; registers: (\d+) bits", source, re.M)
     width, scalar = re.search(r"^; vector: (\d+) x (\w+)", source, re.M).groups()
-    bits = int(width) * (64 if scalar == "double" else 32)
+    bits = int(registers.group(1)) if registers else int(width) * (64 if scalar == "double"
+                                                                    else 32)
     if bits > vector_bits():
         raise UnsupportedError(
             f"this llvm kernel was printed for {bits}-bit vectors and this CPU has "

@@ -70,12 +70,15 @@ def libmvec_name(name: str, vec: Vector) -> str | None:
     return symbol if hasattr(library, symbol) else None
 
 
-def definition(name: str, vec: Vector) -> list[str]:
-    """IR lines defining ``@pg.<name>.<mangling>`` (and declaring what it calls)."""
+def definition(name: str, vec: Vector, register_bits: int | None = None) -> list[str]:
+    """IR lines defining ``@pg.<name>.<mangling>`` (and declaring what it calls).  A vector
+    wider than the CPU's registers (``register_bits``) calls the function on each half."""
     t, m, arity = vec.type, vec.mangling, ARITY.get(name, 1)
     params = ", ".join(f"{t} %a{k}" for k in range(arity))
     operands = ", ".join(f"{t} %a{k}" for k in range(arity))
     head = f"define internal {t} @pg.{name}.{m}({params}) alwaysinline {{"
+    if register_bits and vec.bits > register_bits and name not in INTRINSICS:
+        return _halves(name, vec, head, arity, register_bits)
     if name in INTRINSICS:
         return [head, f"  %r = call {t} @{INTRINSICS[name]}.{m}({operands})",
                 f"  ret {t} %r", "}"]
@@ -88,6 +91,24 @@ def definition(name: str, vec: Vector) -> list[str]:
         return [f"declare {t} @{symbol}({', '.join([t] * arity)})", head,
                 f"  %r = call {t} @{symbol}({operands})", f"  ret {t} %r", "}"]
     return _per_lane(name, vec, head, arity)
+
+
+def _halves(name: str, vec: Vector, head: str, arity: int, register_bits: int) -> list[str]:
+    """The function at half the width, called on the low and the high lanes."""
+    half = Vector(vec.scalar, vec.width // 2)
+    h, t = half.type, vec.type
+    low = ", ".join(f"i32 {j}" for j in range(half.width))
+    high = ", ".join(f"i32 {j}" for j in range(half.width, vec.width))
+    lines = definition(name, half, register_bits) + [head]
+    for k in range(arity):
+        lines += [f"  %l{k} = shufflevector {t} %a{k}, {t} poison, <{half.width} x i32> <{low}>",
+                  f"  %h{k} = shufflevector {t} %a{k}, {t} poison, <{half.width} x i32> <{high}>"]
+    for part in "lh":
+        operands = ", ".join(f"{h} %{part}{k}" for k in range(arity))
+        lines.append(f"  %r{part} = call {h} @pg.{name}.{half.mangling}({operands})")
+    every = ", ".join(f"i32 {j}" for j in range(vec.width))
+    return lines + [f"  %r = shufflevector {h} %rl, {h} %rh, <{vec.width} x i32> <{every}>",
+                    f"  ret {t} %r", "}"]
 
 
 def _per_lane(name: str, vec: Vector, head: str, arity: int) -> list[str]:
