@@ -130,14 +130,8 @@ class LlvmPrinter(Printer):
         e = len(values)
         lines = [f"{out}.rb = getelementptr {s}, ptr {out}, i64 {out}.r"]
         for m in range(e):
-            last = "poison"
-            for lane in range(w):
-                event, element = divmod(m * w + lane, e)
-                u = f"{out}.u{m}" if lane == w - 1 else f"{out}.u{m}.{lane}"
-                lines += [f"{out}.u{m}.e{lane} = extractelement {t} {values[element]}, "
-                          f"i32 {event}",
-                          f"{u} = insertelement {t} {last}, {s} {out}.u{m}.e{lane}, i32 {lane}"]
-                last = u
+            picks = [(values[j % e], j // e) for j in range(m * w, (m + 1) * w)]
+            lines += _gathered(f"{out}.u{m}", self.vector, picks)
             lines += [f"{out}.w{m} = getelementptr {s}, ptr {out}.rb, i64 {m * w}",
                       f"store {t} {out}.u{m}, ptr {out}.w{m}, align {w * size}, "
                       "!nontemporal !0"]
@@ -421,14 +415,8 @@ class LlvmPrinter(Printer):
                           f"{a}.u{m} = load {t}, ptr {a}.w{m}, align {align}"]
             for i, idx in elements:
                 flat = int(np.ravel_multi_index(idx, shape)) if shape else 0
-                last = "poison"
-                for lane in range(w):
-                    vector, at = divmod(lane * e + flat, w)
-                    name = f"%x{i}" if lane == w - 1 else f"%x{i}.v{lane}"
-                    lines += [f"%x{i}.e{lane} = extractelement {t} {a}.u{vector}, i32 {at}",
-                              f"{name} = insertelement {t} {last}, {s} %x{i}.e{lane}, "
-                              f"i32 {lane}"]
-                    last = name
+                picks = [(f"{a}.u{j // w}", j % w) for j in range(flat, w * e, e)]
+                lines += _gathered(f"%x{i}", self.vector, picks)
         return lines
 
     # ---- running ---------------------------------------------------------------------------
@@ -455,6 +443,18 @@ def _offset(name: str, array: str, index: tuple, first: int) -> list[str]:
     return lines + [f"{name} = add i64 {total}, 0"]
 
 
+def _gathered(name: str, vector: vecmath.Vector, picks: list) -> list[str]:
+    """Lines that define ``name`` as the vector whose lane l is lane ``picks[l][1]`` of the
+    vector ``picks[l][0]`` (LLVM turns the chain into shuffles)."""
+    t, s, last, lines = vector.type, vector.scalar, "poison", []
+    for lane, (source, at) in enumerate(picks):
+        into = name if lane == len(picks) - 1 else f"{name}.v{lane}"
+        lines += [f"{name}.e{lane} = extractelement {t} {source}, i32 {at}",
+                  f"{into} = insertelement {t} {last}, {s} {name}.e{lane}, i32 {lane}"]
+        last = into
+    return lines
+
+
 def _per_call_values(g: Graph) -> int:
     """Live per-call values of a body: params and values computed once per call."""
     live, var = g.live(), g.varying()
@@ -466,11 +466,12 @@ def _dense(array: str, shape: tuple) -> list[str]:
     strides, in elements, are those of a C-contiguous array of ``shape`` per event)."""
     lines, flag, step = [], "true", 1
     for d in range(len(shape), -1, -1):
+        both = f"{array}.dense" if d == 0 else f"{array}.f{d}"
         lines += [f"{array}.d{d} = icmp eq i64 {array}.s{d}, {step}",
-                  f"{array}.f{d} = and i1 {flag}, {array}.d{d}"]
-        flag = f"{array}.f{d}"
+                  f"{both} = and i1 {flag}, {array}.d{d}"]
+        flag = both
         step *= shape[d - 1] if d else 1
-    return lines + [f"{array}.dense = and i1 {flag}, true"]
+    return lines
 
 
 def _fill(template: str, typed: dict, fastmath: bool) -> str:

@@ -98,13 +98,10 @@ def load(source: str, path: str | None = None) -> Loaded:
 
 
 def _check_width(source: str) -> None:
-    """A source printed on a CPU with wider vectors (from a cache folder two machines share)
-    may call that CPU's vector functions: refuse it rather than run instructions this CPU
-    lacks."""
-    registers = re.search(r"^; registers: (\d+) bits", source, re.M)
-    width, scalar = re.search(r"^; vector: (\d+) x (\w+)", source, re.M).groups()
-    bits = int(registers.group(1)) if registers else int(width) * (64 if scalar == "double"
-                                                                    else 32)
+    """A source printed on a CPU with wider registers (from a cache folder two machines
+    share) may call that CPU's vector functions: refuse it rather than run instructions
+    this CPU lacks."""
+    bits = int(re.search(r"^; registers: (\d+) bits", source, re.M).group(1))
     if bits > vector_bits():
         raise UnsupportedError(
             f"this llvm kernel was printed for {bits}-bit vectors and this CPU has "
