@@ -40,13 +40,15 @@ def _inputs(case: corpus.Case, k: pg.Kernel, rng) -> list:
     return [rng.uniform(0.5, 1.5, (n, *arg.shape)) for arg in k.signature]
 
 
+@pytest.mark.parametrize("level", [2, 3])
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e.name for e in ENTRIES])
-def test_passes_keep_the_values(entry):
-    """-O2 against the unoptimized graph (and against SymPy itself for SymPy entries)."""
+def test_passes_keep_the_values(entry, level):
+    """-O2 and -O3 against the unoptimized graph (and against SymPy itself for SymPy
+    entries)."""
     case = entry.build()
     rng = np.random.default_rng(19)
     k0 = corpus._physgraph(case, 0)
-    k2 = corpus._physgraph(case, 2)
+    k2 = corpus._physgraph(case, level)
     values = _inputs(case, k0, rng)
     want = k0(*values)
     got = k2(*values)
@@ -68,15 +70,15 @@ def _installed(peer: str) -> bool:
 
 @pytest.mark.parametrize("peer", list(corpus.PEERS))
 def test_every_peer_counts_by_the_same_rules(peer):
-    """w*sqrt(x) + x*y + x*z: 3 mul, 2 add, 1 sqrt whoever counts (no tool has a rewrite
+    """w*sqrt(x) + x*y + z: 2 mul, 2 add, 1 sqrt whoever counts (no tool has a rewrite
     that saves one here)."""
     if not _installed(peer):
         pytest.skip(f"{corpus.PEERS[peer][1]} is not installed")
     x, y, z, w = sp.symbols("x y z w")
-    outputs = [w * sp.sqrt(x) + x * y + x * z]
+    outputs = [w * sp.sqrt(x) + x * y + z]
     k = pg.compile(outputs, inputs=[x, y, z, w], backend="numpy")
-    assert k.stats["flops_out"] == 6
-    assert corpus.PEERS[peer][2](outputs, [x, y, z, w]) == 6
+    assert k.stats["flops_out"] == 5
+    assert corpus.PEERS[peer][2](outputs, [x, y, z, w]) == 5
 
 
 @pytest.mark.parametrize("expr, count", [

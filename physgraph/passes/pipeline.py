@@ -13,6 +13,7 @@ from .lower_complex import lower_complex
 from .reassociate import reassociate
 from .rewrite import fold
 from .schedule import schedule
+from .share import share
 from .simplify import simplify
 from .strength import strength
 
@@ -24,9 +25,9 @@ from .strength import strength
 LEVELS = {
     0: [],
     1: [fold, dce],
-    2: [lower_complex, fold, simplify, reassociate, strength, fma, schedule],
-    3: [lower_complex, fold, simplify, reassociate, strength, reassociate, strength, fma,
-        schedule],
+    2: [lower_complex, fold, simplify, reassociate, strength, share, fma, schedule],
+    3: [lower_complex, fold, simplify, reassociate, strength, reassociate, strength, share,
+        fma, schedule],
 }
 # (schedule keeps only the nodes the outputs need: it is dead-code elimination as well)
 

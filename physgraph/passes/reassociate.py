@@ -85,6 +85,13 @@ class Reassociator:
         self.sole_user = rw.sole_user
         self.outputs = set(g.output_nodes())       # and the parts of complex outputs:
         self.outputs |= {a for n in list(self.outputs) if g.ops[n] is Op.COMPLEX for a in g.args[n]}
+        # values some node reads other than as a term or factor (atan2, sqrt, ...): a sign
+        # flipped there costs a negation, so their differences keep the sign they have
+        self.sign_kept = set(self.outputs)
+        ops, args, live = g.ops, g.args, rw.visit
+        for i in range(len(g)):
+            if live[i] and ops[i] not in _SUM and ops[i] not in _PRODUCT:
+                self.sign_kept.update(args[i])
         self.sums_with: dict[int, list] = {}     # term -> [(terms of a built sum, node)]
 
     # ---- sums -----------------------------------------------------------------------------
@@ -116,7 +123,7 @@ class Reassociator:
         if len(coeffs) > 2:   # (fewer terms: no smaller built sum, no three powers)
             coeffs = self._polynomial(self._reuse_sums(coeffs))
         registered = dict(coeffs)
-        node = self._rebuild_sum(coeffs, coeffs.pop(_CONSTANT, 0), root not in self.outputs)
+        node = self._rebuild_sum(coeffs, coeffs.pop(_CONSTANT, 0), root not in self.sign_kept)
         if len(registered) > 1:
             for t in registered:
                 self.sums_with.setdefault(t, []).append((registered, node))
@@ -209,7 +216,7 @@ class Reassociator:
         """Terms sharing a coefficient magnitude share its multiplication.  A difference
         of two terms has a canonical sign, so b - a is built as -(a - b) and shares it (the
         sign is then free: products and sums take it into their coefficients; not so for an
-        output, which keeps its natural sign)."""
+        output or another op's operand, which keep their natural sign)."""
         b = self.b
         if canonical_sign and len(coeffs) == 2 and constant == 0 and coeffs[min(coeffs)] < 0 < coeffs[max(coeffs)]:
             flipped = {t: -k for t, k in coeffs.items()}

@@ -76,6 +76,7 @@ class Pass:
     start: Callable[[Rewrite], object] | None = None       # per-run state for the rules
     output: Callable[[Rewrite, object], int] | None = None  # an output's node from its mapping
     folding: bool = True                                   # rebuild through the folding Builder
+    accept: Callable[[Graph, Graph], bool] | None = None   # (old, new) -> False: keep old
 
     @property
     def __name__(self) -> str:
@@ -91,7 +92,8 @@ class Pass:
             return g
         if self.order is not None:
             return g.renumbered(self.order(g))
-        return _drive(self, g, options)
+        new = _drive(self, g, options)
+        return g if self.accept is not None and not self.accept(g, new) else new
 
     def run(self, g: Graph, options: Mapping) -> Graph:
         """Run with a pipeline's options: the ones this pass reads."""

@@ -1,0 +1,110 @@
+"""The share pass: common factors out of sums, operand pairs shared between chains, divisions
+by a square root already computed, one product for a - b and b - a.  Values are checked
+against SymPy, counts against the operations the rewritten code must still do."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import physgraph as pg
+from physgraph import cost, passes
+from physgraph.graph import Arg, Graph, Op, Output
+from physgraph.passes.share import share
+from test_passes import PARAMS, evaluate
+
+a, b, c, x, y, z, w, s, r = sp.symbols("a b c x y z w s r")
+
+
+def _flops_and_values(outputs, inputs) -> int:
+    k = pg.compile(outputs, inputs=inputs, backend="numpy")
+    rng = np.random.default_rng(5)
+    values = [rng.uniform(0.5, 1.5, 8) for _ in inputs]
+    got = k(*values)
+    got = got if isinstance(got, tuple) else (got,)
+    want = sp.lambdify(inputs, outputs)(*values)
+    for have, exact in zip(got, want):
+        np.testing.assert_allclose(have, exact, rtol=1e-13)
+    return k.stats["flops_out"]
+
+
+@pytest.mark.parametrize("outputs, inputs, flops", [
+    # a x + a y -> a (x + y)
+    ([a * x + a * y], [a, x, y], 2),
+    # factored twice: a (b (x + y) + z)
+    ([a * b * x + a * b * y + a * z], [a, b, x, y, z], 4),
+    # the common factor of a difference: a (x - y) + b
+    ([a * x - a * y + b], [a, b, x, y], 3),
+], ids=["two-terms", "nested", "difference"])
+def test_common_factors_come_out_of_sums(outputs, inputs, flops):
+    assert _flops_and_values(outputs, inputs) == flops
+
+
+def test_products_share_the_pair_they_have_in_common():
+    """w_i s r for three w_i: s r once, then one multiplication per product."""
+    outputs = [x * s * r, y * s * r, z * s * r]
+    assert _flops_and_values(outputs, [x, y, z, s, r]) == 4
+
+
+def test_division_by_the_square_root_already_computed():
+    """sqrt(q) is an output, so x / sqrt(q) divides by it instead of taking rsqrt(q)."""
+    q = a**2 + b**2
+    outputs = [sp.sqrt(q), x / sp.sqrt(q), y / sp.sqrt(q)]
+    assert _flops_and_values(outputs, [a, b, x, y]) == 6    # 2 squares, +, sqrt, 2 divisions
+
+
+def test_opposite_differences_share_one_product():
+    """atan2 reads a - b as it is; (b - a) c is then the negation of (a - b) c."""
+    outputs = [sp.atan2(a - b, c), (b - a) * c, (a - b) * c]
+    assert _flops_and_values(outputs, [a, b, c]) == 4        # a - b, atan2, product, negation
+
+
+@st.composite
+def sums_of_products(draw):
+    """Outputs that are signed sums of products of a few shared atoms: the inputs, a
+    per-call value, a difference and its opposite, square roots and their reciprocals."""
+    g = Graph()
+    for k in range(4):
+        g.add_arg(Arg(f"x{k}", f"x{k}"))
+    for name in PARAMS:
+        g.add_arg(Arg(name, name, role="param"))
+    leaves = [g.leaf(k) for k in range(6)]
+    q, late = g.node(Op.ADD, (leaves[0], leaves[1])), g.node(Op.ADD, (leaves[1], leaves[2]))
+    atoms = leaves + [g.node(Op.SUB, (leaves[2], leaves[3])), g.node(Op.SUB, (leaves[3], leaves[2])),
+                      g.node(Op.SQRT, (q,)), g.node(Op.RSQRT, (q,)), g.node(Op.RSQRT, (late,))]
+    outputs = []
+    for _ in range(draw(st.integers(1, 4))):
+        total = None
+        for _ in range(draw(st.integers(1, 4))):
+            factors = draw(st.lists(st.sampled_from(atoms), min_size=1, max_size=3))
+            term = factors[0]
+            for f in factors[1:]:
+                term = g.node(Op.MUL, (term, f))
+            if total is None:
+                total = term
+            else:
+                total = g.node(draw(st.sampled_from([Op.ADD, Op.SUB])), (total, term))
+        outputs.append(total)
+    if draw(st.booleans()):         # a square root made after the products that read its rsqrt
+        outputs.append(g.node(Op.SQRT, (late,)))
+    g.outputs = [Output(f"out{k}", (), (o,)) for k, o in enumerate(outputs)]
+    return g
+
+
+def _assert_same_values(before, after):
+    for want, got in zip(before, after):
+        scale = np.max(np.abs(want)) + 1e-300
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12 * scale)
+
+
+@settings(max_examples=150, deadline=None)
+@given(g=sums_of_products())
+def test_share_keeps_values_and_never_adds_flops(g):
+    folded, _ = passes.optimize(g, 1)
+    after = share(folded)
+    assert cost.flops(after) <= cost.flops(folded)
+    _assert_same_values(evaluate(g), evaluate(after))
+    optimized, _ = passes.optimize(g, 2)
+    _assert_same_values(evaluate(g), evaluate(optimized))
