@@ -216,7 +216,8 @@ class Chains:
                     new.remove(b)
                     new.append(pair)
                 else:
-                    sign = next(s for t, s in old if t == a)
+                    # (a may be there with both signs: x - x is kept where unsafe is off)
+                    sign = next(s for t, s in old if t == a and (b, s * key[2]) in old)
                     new = list(old)
                     new.remove((a, sign))
                     new.remove((b, sign * key[2]))
