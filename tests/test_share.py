@@ -55,6 +55,13 @@ def test_division_by_the_square_root_already_computed():
     assert _flops_and_values(outputs, [a, b, x, y]) == 6    # 2 squares, +, sqrt, 2 divisions
 
 
+def test_divisions_by_a_square_share_the_reciprocal():
+    """x / w, u / w, y / w**2, z / w**2: one division, 1/w squared, four products (strength
+    reduction; w**2 has no other use, so 1/w**2 is (1/w)**2)."""
+    outputs = [x / w, a / w, y / w**2, z / w**2]
+    assert _flops_and_values(outputs, [x, y, z, a, w]) == 6
+
+
 def test_opposite_differences_share_one_product():
     """atan2 reads a - b as it is; (b - a) c is then the negation of (a - b) c."""
     outputs = [sp.atan2(a - b, c), (b - a) * c, (a - b) * c]

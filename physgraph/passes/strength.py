@@ -5,7 +5,8 @@
 - x ** c for constant c: 1/2 -> sqrt, -1/2 -> rsqrt, integral c -> powi,
   k/2 -> x**((k-1)/2) * sqrt(x);
 - division by a per-call value -> multiplication by its reciprocal, computed once per call;
-- several divisions by one per-event denominator -> one reciprocal and multiplications;
+- several divisions by one per-event denominator -> one reciprocal and multiplications
+  (by a power y**n: the power of 1/y, which shares 1/y);
 - 1 / sqrt(x) -> rsqrt(x).
 """
 from __future__ import annotations
@@ -51,16 +52,17 @@ class Powers:
         return table[n]
 
 
-def _shared_denominators(rw: Rewrite) -> set[int]:
-    """Old nodes that are the denominator of more than one live real division."""
+def _shared_denominators(rw: Rewrite) -> dict[int, bool]:
+    """Old nodes that are the denominator of more than one live real division -> whether
+    that is their only use."""
     g = rw.old
     ops, args, types, visit = g.ops, g.args, g.types, rw.visit
     divisions = Counter(args[i][1] for i in range(len(g))
                         if visit[i] and ops[i] is DIV and types[i] is REAL)
-    return {d for d, n in divisions.items() if n > 1}
+    return {d: n == rw.users[d] for d, n in divisions.items() if n > 1}
 
 
-def _start(rw: Rewrite) -> tuple[Powers, set[int]]:
+def _start(rw: Rewrite) -> tuple[Powers, dict[int, bool]]:
     return Powers(rw.b), _shared_denominators(rw)
 
 
@@ -83,9 +85,15 @@ def _power(rw: Rewrite, i: int):
 def _division(rw: Rewrite, i: int):
     if rw.old.types[i] is not REAL:
         return None
-    _, shared = rw.state
+    power, shared = rw.state
     x, d = rw.args(i)
-    return _divide(rw.b, x, d, rw.old.args[i][1] in shared)
+    old, d_old = rw.old, rw.old.args[i][1]
+    if shared.get(d_old) and old.ops[d_old] is POWI and old.attrs[d_old] > 0:
+        # x / y**n -> x * (1/y)**n when y**n has no other use: the reciprocal 1/y is then
+        # shared with x / y
+        y = rw.mapping[old.args[d_old][0]]
+        return rw.b(MUL, x, power(rw.b(DIV, rw.b.const(1), y), old.attrs[d_old]))
+    return _divide(rw.b, x, d, d_old in shared)
 
 
 def _const_power(b: Builder, power: Powers, x: int, c_node: int, c) -> int:
