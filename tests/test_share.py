@@ -12,19 +12,20 @@ from hypothesis import strategies as st
 import physgraph as pg
 from physgraph import cost, passes
 from physgraph.graph import Arg, Graph, Op, Output
-from physgraph.passes.share import share
+from physgraph.passes.rewrite import Pass
+from physgraph.passes.share import Chains, rules, share
 from test_passes import PARAMS, evaluate
 
 a, b, c, x, y, z, w, s, r = sp.symbols("a b c x y z w s r")
 
 
-def _flops_and_values(outputs, inputs) -> int:
-    k = pg.compile(outputs, inputs=inputs, backend="numpy")
+def _flops_and_values(outputs, inputs, params=()) -> int:
+    k = pg.compile(outputs, inputs=inputs, params=list(params), backend="numpy")
     rng = np.random.default_rng(5)
-    values = [rng.uniform(0.5, 1.5, 8) for _ in inputs]
+    values = [rng.uniform(0.5, 1.5, 8) for _ in inputs] + [rng.uniform(0.5, 1.5) for _ in params]
     got = k(*values)
     got = got if isinstance(got, tuple) else (got,)
-    want = sp.lambdify(inputs, outputs)(*values)
+    want = sp.lambdify([*inputs, *params], outputs)(*values)
     for have, exact in zip(got, want):
         np.testing.assert_allclose(have, exact, rtol=1e-13)
     return k.stats["flops_out"]
@@ -40,6 +41,14 @@ def _flops_and_values(outputs, inputs) -> int:
 ], ids=["two-terms", "nested", "difference"])
 def test_common_factors_come_out_of_sums(outputs, inputs, flops):
     assert _flops_and_values(outputs, inputs) == flops
+
+
+def test_per_call_coefficients_stay_per_call():
+    """u v x + u w y with u, v, w params: each term's coefficient is one per-call value, so
+    u does not come out (that would make v x + w y two per-event multiplications and u a
+    third); a x + a y beside it still becomes a (x + y)."""
+    outputs = [s * r * x + s * w * y, a * x + a * y]
+    assert _flops_and_values(outputs, [x, y, a], params=[s, r, w]) == 5
 
 
 def test_products_share_the_pair_they_have_in_common():
@@ -111,10 +120,16 @@ def _assert_same_values(before, after):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
 
 
+# every rewrite taken, whether or not it saves flops (share keeps its input when it does
+# not, which would hide a wrong rewrite from a values check)
+share_always = Pass("share-always", start=Chains, rules=rules)
+
+
 @settings(max_examples=150, deadline=None)
 @given(g=sums_of_products())
 def test_share_keeps_values_and_never_adds_flops(g):
     folded, _ = passes.optimize(g, 1)
+    _assert_same_values(evaluate(g), evaluate(share_always(folded)))
     after = share(folded)
     assert cost.flops(after) <= cost.flops(folded)
     _assert_same_values(evaluate(g), evaluate(after))

@@ -27,8 +27,8 @@ from .. import cost
 from ..graph import ADD, MUL, NEG, REAL, SUB, Graph, Op
 from .rewrite import Pass, Rewrite
 
-_PRODUCT, _SUM = 1, 2
-_KIND = {MUL: _PRODUCT, ADD: _SUM, SUB: _SUM, NEG: _SUM}
+_PRODUCT_CHAIN, _SUM_CHAIN = 1, 2
+_KIND = {MUL: _PRODUCT_CHAIN, ADD: _SUM_CHAIN, SUB: _SUM_CHAIN, NEG: _SUM_CHAIN}
 MAX_PAIRED = 24      # operands of a chain that takes part in pairing (pairs grow as n^2)
 
 
@@ -64,14 +64,13 @@ class Chains:
         self.sqrt_of = {g.args[i][0]: i for i in range(len(g))
                         if rw.visit[i] and g.ops[i] is Op.SQRT and g.types[i] is REAL}
         self.built: dict[int, int] = {}
-        self.emitting = 0                          # the old node whose chain is being built
-        for root in [i for i, k in self.kind.items() if k == _SUM]:
-            self.items[root] = [(t, s * self.sign.pop(t, 1) if self._open_factors(t) else s)
-                                for t, s in self.items[root]]
-        for root in [i for i, k in self.kind.items() if k == _SUM]:
+        sums = [i for i, k in self.kind.items() if k == _SUM_CHAIN]
+        for root in sums:
+            self._signs_into_sum(root)
+        for root in sums:
             self._factor(root)
-        self._pair(_PRODUCT)
-        self._pair(_SUM)
+        self._pair(_PRODUCT_CHAIN)
+        self._pair(_SUM_CHAIN)
 
     def _opposites(self) -> dict[int, int]:
         """a - b -> b - a, for the differences whose opposite is in the graph too (a product
@@ -89,7 +88,7 @@ class Chains:
         while stack:
             n, s = stack.pop()
             if n != root and not inner[n]:
-                if self.kind[root] == _SUM:
+                if self.kind[root] == _SUM_CHAIN:
                     out.append((n, s))
                 elif n in self.opposite:
                     out.append(self.opposite[n])
@@ -98,9 +97,7 @@ class Chains:
                     out.append(n)
                 continue
             op, a = g.ops[n], g.args[n]
-            if op is MUL:
-                stack += [(a[1], s), (a[0], s)]
-            elif op is ADD:
+            if op is MUL or op is ADD:
                 stack += [(a[1], s), (a[0], s)]
             elif op is SUB:
                 stack += [(a[1], -s), (a[0], s)]
@@ -108,16 +105,29 @@ class Chains:
                 stack.append((a[0], -s))
         return out
 
+    def _signs_into_sum(self, root: int) -> None:
+        """A negated product that only this sum reads gives its sign to its term: a
+        subtraction instead of a negation."""
+        self.items[root] = [(t, s * self.sign.pop(t, 1) if self._open_factors(t) else s)
+                            for t, s in self.items[root]]
+
     def _new(self, kind: int, items: list) -> int:
         i = self.n + len(self.built)
         self.built[i] = -1
         self.kind[i], self.items[i] = kind, items
         return i
 
+    def _operands(self, c: int) -> list:
+        items = self.items[c]
+        return items if self.kind[c] == _PRODUCT_CHAIN else [t for t, _ in items]
+
+    def _varying_operand(self, i: int) -> bool:
+        return i >= self.n or bool(self.varying[i])
+
     # ---- factoring ------------------------------------------------------------------------
     def _open_factors(self, t: int):
         """The factors of term t when it is a product only its sum uses, else None."""
-        if self.kind.get(t) != _PRODUCT:
+        if self.kind.get(t) != _PRODUCT_CHAIN:
             return None
         if t < self.n and (self.users[t] != 1 or self.rw.sole_user[t] < 0):
             return None
@@ -129,7 +139,7 @@ class Chains:
         reads: dict[int, int] = {}
         for t, _ in self.items[root]:
             for f in self._open_factors(t) or ():
-                if f < self.n and self.kind.get(f) == _PRODUCT and f not in self.opposite:
+                if f < self.n and self.kind.get(f) == _PRODUCT_CHAIN:
                     reads[f] = reads.get(f, 0) + 1
         whole = {f for f, k in reads.items() if k == self.users[f] and self.sign.get(f, 1) > 0}
         if not whole:
@@ -137,63 +147,90 @@ class Chains:
         for t, _ in self.items[root]:
             factors = self._open_factors(t)
             if factors and whole.intersection(factors):
-                self.items[t] = [g for f in factors for g in (self.items[f] if f in whole else [f])]
+                self.items[t] = [x for f in factors for x in (self.items[f] if f in whole else [f])]
         for f in whole:
             self.rw.visit[f] = 0
             del self.kind[f], self.items[f]
 
     def _factor(self, root: int) -> None:
+        """Common factors out of the sum ``root``, then out of each inner sum this makes."""
         self._open_products(root)
         work = [root]
         while work:
             s = work.pop()
             terms = self.items[s]
-            counts: dict[int, int] = {}
-            for t, _ in terms:
-                factors = self._open_factors(t)
-                for f in set(factors or ()):
-                    counts[f] = counts.get(f, 0) + 1
-            best = max(counts.items(), key=lambda kv: (kv[1], -kv[0]), default=(None, 0))
-            if best[1] < 2:
+            groups = self._groups_by_factor(terms)
+            taken = {k for _, members in groups for k in members}
+            items = [term for k, term in enumerate(terms) if k not in taken]
+            for f, members in groups:
+                inner = []
+                for k in members:
+                    t, sign = terms[k]
+                    rest = list(self.items[t])
+                    rest.remove(f)
+                    if t < self.n:
+                        self.rw.visit[t] = 0           # its value is not needed any more
+                        del self.kind[t], self.items[t]
+                    inner.append((rest[0] if len(rest) == 1
+                                  else self._new(_PRODUCT_CHAIN, rest), sign))
+                inside = self._new(_SUM_CHAIN, inner)
+                items.append((self._new(_PRODUCT_CHAIN, [f, inside]), 1))
+                work.append(inside)
+            self.items[s] = items
+
+    def _groups_by_factor(self, terms: list) -> list:
+        """(factor, positions of the terms it comes out of), most shared first: each product
+        term goes to the group of its factor that most terms hold, if at least two do.  A
+        per-call factor counts only in a term with no other one: the per-call part of a
+        product is one value, computed once per call, and taking one of its factors out
+        would move the others' multiplication into the events."""
+        holders: dict[int, list] = {}
+        counted = {}
+        for k, (t, _) in enumerate(terms):
+            factors = self._open_factors(t)
+            if not factors:
                 continue
-            f = best[0]
-            taken, kept = [], []
-            for t, sign in terms:
-                factors = self._open_factors(t)
-                (taken if factors and f in factors else kept).append((t, sign))
-            inner = []
-            for t, sign in taken:
-                rest = list(self.items[t])
-                rest.remove(f)
-                if t < self.n:
-                    self.rw.visit[t] = 0           # its value is not needed any more
-                    del self.kind[t], self.items[t]
-                inner.append((rest[0] if len(rest) == 1 else self._new(_PRODUCT, rest), sign))
-            inside = self._new(_SUM, inner)
-            self.items[s] = kept + [(self._new(_PRODUCT, [f, inside]), 1)]
-            work += [s, inside]
+            per_call = {f for f in factors if not self._varying_operand(f)}
+            counted[k] = set(factors) - per_call if len(per_call) > 1 else set(factors)
+            for f in counted[k]:
+                holders.setdefault(f, []).append(k)
+        count = {f: len(ks) for f, ks in holders.items()}
+        heap = [(-n, f) for f, n in count.items() if n > 1]
+        heapq.heapify(heap)
+        taken: set[int] = set()
+        groups = []
+        while heap:
+            n, f = heapq.heappop(heap)
+            if -n != count[f]:           # some of its terms went to another factor's group
+                if count[f] > 1:
+                    heapq.heappush(heap, (-count[f], f))
+                continue
+            members = [k for k in holders[f] if k not in taken]
+            groups.append((f, members))
+            taken.update(members)
+            for k in members:
+                for other in counted[k]:
+                    count[other] -= 1
+        return groups
 
     # ---- common pairs ---------------------------------------------------------------------
     def _pair_keys(self, kind: int, items: list):
-        """(key, operand a, sign of a in the chain) of each pair of distinct operands;
-        a sum's key holds the relative sign, so a - b and b - a are one pair."""
-        if kind == _PRODUCT:
+        """The key of each pair of distinct operands, not both per call; a sum's key holds
+        the relative sign, so a - b and b - a are one pair."""
+        if kind == _PRODUCT_CHAIN:
             for a, b in combinations(sorted(set(items)), 2):
-                if self.varying_node(a) or self.varying_node(b):
-                    yield (a, b), a, 1
+                if self._varying_operand(a) or self._varying_operand(b):
+                    yield a, b
         elif len(items) > 2 or min(items)[1] > 0:     # (-a + b as -(a - b) costs a negation)
             for (a, sa), (b, sb) in combinations(sorted(set(items)), 2):
-                if a != b and (self.varying_node(a) or self.varying_node(b)):
-                    yield (a, b, sa * sb), a, sa
-
-    def varying_node(self, i: int) -> bool:
-        return i >= self.n or bool(self.varying[i])
+                if a != b and (self._varying_operand(a) or self._varying_operand(b)):
+                    yield a, b, sa * sb
 
     def _pair(self, kind: int) -> None:
         holders: dict[tuple, set] = {}
         for c, k in self.kind.items():
             if k == kind and len(self.items[c]) <= MAX_PAIRED:
-                for key, _, _ in self._pair_keys(kind, self.items[c]):
+                for key in self._pair_keys(kind, self.items[c]):
                     holders.setdefault(key, set()).add(c)
         heap = [(-len(cs), key) for key, cs in holders.items() if len(cs) > 1]
         heapq.heapify(heap)
@@ -205,39 +242,43 @@ class Chains:
                     heapq.heappush(heap, (-len(chains), key))
                 continue
             a, b = key[0], key[1]
-            pair = self._new(kind, [a, b] if kind == _PRODUCT else [(a, 1), (b, key[2])])
+            pair = self._new(kind, [a, b] if kind == _PRODUCT_CHAIN else [(a, 1), (b, key[2])])
             for c in sorted(chains):
                 old = self.items[c]
-                for old_key, _, _ in self._pair_keys(kind, old):
+                for old_key in self._pair_keys(kind, old):
                     holders[old_key].discard(c)
-                if kind == _PRODUCT:
-                    new = list(old)
+                new = list(old)
+                if kind == _PRODUCT_CHAIN:
                     new.remove(a)
                     new.remove(b)
                     new.append(pair)
                 else:
                     # (a may be there with both signs: x - x is kept where unsafe is off)
                     sign = next(s for t, s in old if t == a and (b, s * key[2]) in old)
-                    new = list(old)
                     new.remove((a, sign))
                     new.remove((b, sign * key[2]))
                     new.append((pair, sign))
                 self.items[c] = new
-                for new_key, _, _ in self._pair_keys(kind, new):
+                for new_key in self._pair_keys(kind, new):
                     holders.setdefault(new_key, set()).add(c)
                     n = len(holders[new_key])
                     if n > 1 and pair in new_key[:2]:
                         heapq.heappush(heap, (-n, new_key))
 
     # ---- building ------------------------------------------------------------------------
-    def _denominators(self, factors: list) -> dict:
+    def _node(self, x: int) -> int:
+        """The new node of operand x (an old node the driver has mapped, or a built chain)."""
+        return self.rw.mapping[x] if x < self.n else self.built[x]
+
+    def _denominators(self, factors: list, root: int) -> dict:
         """Position -> sqrt(x) node (new) of each per-event factor rsqrt(x) whose sqrt(x) the
-        graph computes anyway: dividing by it saves the rsqrt (itself a sqrt and a division
-        where the hardware has no reciprocal square root in this precision)."""
-        g, m, done = self.old, self.rw.mapping, self.emitting     # (built: the nodes before it)
-        return {k: m[self.sqrt_of[g.args[f][0]]] for k, f in enumerate(factors)
+        graph computes anyway and the driver has built (it comes before ``root``): dividing
+        by it saves the rsqrt (itself a sqrt and a division where the hardware has no
+        reciprocal square root in this precision)."""
+        g = self.old
+        return {k: self._node(self.sqrt_of[g.args[f][0]]) for k, f in enumerate(factors)
                 if f < self.n and g.ops[f] is Op.RSQRT and self.varying[f]
-                and self.sqrt_of.get(g.args[f][0], done) < done}
+                and self.sqrt_of.get(g.args[f][0], root) < root}
 
     def _product(self, factors: list, denominators: dict) -> int:
         b = self.rw.b
@@ -249,33 +290,34 @@ class Chains:
 
     def emit(self, root: int) -> int:
         """The new node of chain ``root``, building the chains it reads first."""
-        m, built, b = self.rw.mapping, self.built, self.rw.b
-        self.emitting = root
+        b, built = self.rw.b, self.built
         stack = [root]
         while stack:
             c = stack[-1]
-            ids = self.items[c] if self.kind[c] == _PRODUCT else [t for t, _ in self.items[c]]
-            pending = [x for x in ids if x >= self.n and built[x] < 0]
+            if c >= self.n and built[c] >= 0:      # (read by two chains of this root)
+                stack.pop()
+                continue
+            operands = self._operands(c)
+            pending = [x for x in operands if x >= self.n and built[x] < 0]
             if pending:
                 stack += pending
                 continue
             stack.pop()
-            node = lambda x: m[x] if x < self.n else built[x]   # noqa: E731
-            if self.kind[c] == _PRODUCT:
-                value = self._product([node(x) for x in ids], self._denominators(ids))
+            if self.kind[c] == _PRODUCT_CHAIN:
+                value = self._product([self._node(x) for x in operands],
+                                      self._denominators(operands, root))
                 if self.sign.get(c, 1) < 0:
                     value = b(NEG, value)
             else:
-                plus = sorted(node(t) for t, s in self.items[c] if s > 0)
-                minus = sorted(node(t) for t, s in self.items[c] if s < 0)
+                plus = sorted(self._node(t) for t, s in self.items[c] if s > 0)
+                minus = sorted(self._node(t) for t, s in self.items[c] if s < 0)
                 value = b.balanced(ADD, plus) if plus else None
                 if minus:
                     value = b(NEG, b.balanced(ADD, minus)) if value is None \
                         else b(SUB, value, b.balanced(ADD, minus))
-            if c >= self.n:
-                built[c] = value
-            else:
+            if c < self.n:
                 return value
+            built[c] = value
         return built[root]
 
 
@@ -288,4 +330,6 @@ def _fewer_flops(old: Graph, new: Graph) -> bool:
     return cost.flops(new) < cost.flops(old)
 
 
-share = Pass("share", start=Chains, rules=dict.fromkeys(_KIND, _chain), accept=_fewer_flops)
+# the rules alone (tests check their values where ``accept`` would hide a wrong rewrite)
+rules = dict.fromkeys(_KIND, _chain)
+share = Pass("share", start=Chains, rules=rules, accept=_fewer_flops)
