@@ -76,7 +76,10 @@ class Pass:
     start: Callable[[Rewrite], object] | None = None       # per-run state for the rules
     output: Callable[[Rewrite, object], int] | None = None  # an output's node from its mapping
     folding: bool = True                                   # rebuild through the folding Builder
-    accept: Callable[[Graph, Graph], bool] | None = None   # (old, new) -> False: keep old
+    # score: where given, the pass returns the lowest-scoring of its input and its results,
+    # one per variant of the graph (extra options its start reads); ties keep the earlier
+    score: Callable[[Graph], float] | None = None
+    variants: Callable[[Graph], Iterable[dict]] = lambda g: ({},)
 
     @property
     def __name__(self) -> str:
@@ -92,8 +95,10 @@ class Pass:
             return g
         if self.order is not None:
             return g.renumbered(self.order(g))
-        new = _drive(self, g, options)
-        return g if self.accept is not None and not self.accept(g, new) else new
+        if self.score is None:
+            return _drive(self, g, options)
+        results = [g] + [_drive(self, g, {**options, **v}) for v in self.variants(g)]
+        return min(results, key=self.score)
 
     def run(self, g: Graph, options: Mapping) -> Graph:
         """Run with a pipeline's options: the ones this pass reads."""

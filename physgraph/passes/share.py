@@ -16,7 +16,10 @@ chain on its own; this pass looks across chains.
 - A factor rsqrt(q) becomes a division by sqrt(q) where the graph computes sqrt(q) anyway
   (in double precision an rsqrt is itself a square root and a division).
 
-The pass keeps its input graph when the result does not count fewer flops per event.
+Pairing sees a shared product as one operand, or, in a second variant for graphs that are
+not too large, the products that read it hold its factors instead
+(``_open_shared_products``).  The pass keeps whichever counts fewer flops per event, or its
+input where neither saves any.
 """
 from __future__ import annotations
 
@@ -64,6 +67,8 @@ class Chains:
         self.sqrt_of = {g.args[i][0]: i for i in range(len(g))
                         if rw.visit[i] and g.ops[i] is Op.SQRT and g.types[i] is REAL}
         self.built: dict[int, int] = {}
+        if rw.options.get("open_shared"):
+            self._open_shared_products()
         sums = [i for i, k in self.kind.items() if k == _SUM_CHAIN]
         for root in sums:
             self._signs_into_sum(root)
@@ -104,6 +109,18 @@ class Chains:
             else:
                 stack.append((a[0], -s))
         return out
+
+    def _open_shared_products(self) -> None:
+        """A product that reads another product (one that others read too) holds that one's
+        factors instead: v t9 w and t9 w are then chains over the same operands, and pairing
+        finds what they share, where each alone would be built from its own shared parts."""
+        for c in sorted(i for i, k in self.kind.items() if k == _PRODUCT_CHAIN):
+            factors = self.items[c]
+            opened = [x for f in factors for x in (
+                self.items[f] if self.kind.get(f) == _PRODUCT_CHAIN and self.sign.get(f, 1) > 0
+                else [f])]
+            if len(opened) != len(factors) and len(opened) <= MAX_PAIRED:
+                self.items[c] = opened
 
     def _signs_into_sum(self, root: int) -> None:
         """A negated product that only this sum reads gives its sign to its term: a
@@ -326,10 +343,18 @@ def _chain(rw: Rewrite, i: int):
     return chains.emit(i) if i in chains.kind else None
 
 
-def _fewer_flops(old: Graph, new: Graph) -> bool:
-    return cost.flops(new) < cost.flops(old)
-
-
-# the rules alone (tests check their values where ``accept`` would hide a wrong rewrite)
+# the rules alone (tests check their values where the score would hide a wrong rewrite)
 rules = dict.fromkeys(_KIND, _chain)
-share = Pass("share", start=Chains, rules=rules, accept=_fewer_flops)
+OPEN_SHARED_MAX = 20_000    # live nodes: the second variant doubles the pass's time
+
+
+def _variants(g: Graph) -> tuple:
+    """Opening shared products finds more pairs (an EKF Jacobian: 27 -> 24 flops) but can
+    split what was shared (a track transport Jacobian: 58 -> 64), so on graphs of up to
+    OPEN_SHARED_MAX nodes both are built and the one with fewer flops kept.  Larger graphs
+    (matrix elements, where it found nothing) are built once, without."""
+    closed = {"open_shared": False}
+    return (closed, {"open_shared": True}) if cost.live_nodes(g) <= OPEN_SHARED_MAX else (closed,)
+
+
+share = Pass("share", start=Chains, rules=rules, score=cost.flops, variants=_variants)
