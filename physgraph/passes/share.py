@@ -345,14 +345,14 @@ def _chain(rw: Rewrite, i: int):
 
 # the rules alone (tests check their values where the score would hide a wrong rewrite)
 rules = dict.fromkeys(_KIND, _chain)
-OPEN_SHARED_MAX = 20_000    # live nodes: the second variant doubles the pass's time
+OPEN_SHARED_MAX = 20_000    # live nodes: the second variant builds the graph a second time
 
 
 def _variants(g: Graph) -> tuple:
-    """Opening shared products finds more pairs (an EKF Jacobian: 27 -> 24 flops) but can
-    split what was shared (a track transport Jacobian: 58 -> 64), so on graphs of up to
+    """Opening shared products finds more pairs on some graphs (EKF Jacobians) and splits
+    what was shared on others (a track transport Jacobian), so on graphs of up to
     OPEN_SHARED_MAX nodes both are built and the one with fewer flops kept.  Larger graphs
-    (matrix elements, where it found nothing) are built once, without."""
+    (matrix elements, where opening found nothing) are built once, without."""
     closed = {"open_shared": False}
     return (closed, {"open_shared": True}) if cost.live_nodes(g) <= OPEN_SHARED_MAX else (closed,)
 
