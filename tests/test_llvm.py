@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
 
 import physgraph as pg
 from physgraph.backends import llvm_run, vecmath
@@ -252,3 +253,38 @@ def test_a_source_for_wider_vectors_is_refused(monkeypatch):
     monkeypatch.setattr(llvm_run, "vector_bits", lambda: 128)
     with pytest.raises(pg.UnsupportedError, match="cache"):
         llvm_run.load(_per_call.source)
+
+
+@settings(deadline=None)
+@given(sizes=st.tuples(st.integers(1, 19), st.integers(1, 19), st.integers(1, 11)),
+       picks=st.lists(st.integers(0, 18), min_size=1, max_size=6),
+       n=st.sampled_from([1, 4, 7, 9, 64, 1029, 2500]), dtype=st.sampled_from(["float64", "float32"]),
+       transposed=st.booleans(), seed=st.integers(0, 2 ** 32 - 1))
+def test_layers_run_as_matrix_products_over_events(sizes, picks, n, dtype, transposed, seed):
+    """Two layers, the second reading the first's products directly, some of whose rows
+    are outputs themselves and some dead: the products' row blocks (fewer rows than one
+    block, a last block moved back), event vectors, blocks of events and weights in any
+    strides agree with numpy's matrix products."""
+    n_in, n_mid, n_out = sizes
+    picks = sorted({p % n_mid for p in picks})
+
+    def f(x, w, v):
+        h = pg.nn.dense(x, w, contract=True)
+        y = pg.nn.dense(h, v, contract=True)
+        return [pg.tanh(y[j]) for j in range(n_out)] + [h[p] for p in picks]
+    # the sizes are drawn: annotations in this module are strings, so set the types here
+    f.__annotations__ = {"x": pg.Vec[n_in], "w": pg.Param[n_mid, n_in],
+                         "v": pg.Param[n_out, n_mid]}
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, n_in)).astype(dtype)
+    w, v = rng.normal(size=(n_mid, n_in)), rng.normal(size=(n_out, n_mid))
+    if transposed:
+        w, v = np.asfortranarray(w), np.asfortranarray(v)
+    k = pg.compile(f, backend="llvm", dtype=dtype)
+    assert "@pg.product0" in k.source and "@pg.product1" in k.source
+    got = k(x, w.astype(dtype), v.astype(dtype))
+    h = x.astype(np.float64) @ w.T
+    want = [np.tanh(h @ v.T)[:, j] for j in range(n_out)] + [h[:, p] for p in picks]
+    tol = 1e-12 if dtype == "float64" else 1e-4
+    for a, b in zip(got, want):
+        assert_close(a, b, rtol=tol, atol=tol)

@@ -39,7 +39,7 @@ ACTS = [torch.nn.ReLU(), torch.nn.Tanh(), torch.nn.Sigmoid(), torch.nn.GELU(appr
 
 @needs_torch
 @pytest.mark.parametrize("backend", ["numpy", pytest.param("numba", marks=pytest.mark.slow),
-                                     "jax"])
+                                     "jax", "llvm"])
 def test_mlp_matches_torch_float64_with_contractions(backend, rng):
     """Every layer a matrix product; every activation (numba, slow to compile, gets two)."""
     sizes, acts = ([5, 12, 12, 12, 12, 12, 12, 2], ACTS[1:] + ACTS[:1]) if backend != "numba" \
@@ -155,7 +155,7 @@ def test_physics_and_network_in_one_kernel(rng):
 
 def test_values_crossing_stages_and_rows_subset(rng):
     """A per-event value used before and after two products (scratch), a product whose
-    result rows are partly dead, and outputs from every stage: numba == jax == numpy."""
+    result rows are partly dead, and outputs from every stage: numba == jax == llvm == numpy."""
     def f(x: pg.Vec[4], W: pg.Param[6, 4], W2: pg.Param[5, 6], s: pg.Param = 0.5):
         h = pg.nn.relu(pg.nn.dense(x, W, contract=True))
         skip = x[0] * pg.sin(x[1]) + s
@@ -166,7 +166,7 @@ def test_values_crossing_stages_and_rows_subset(rng):
     skip = x[:, 0] * np.sin(x[:, 1]) + 0.5
     h2 = np.tanh((np.maximum(x @ W.T, 0) * skip[:, None]) @ W2.T)
     want = (h2[:, 0] + skip * h2[:, 3] + x[:, 2], h2[:, 1], skip)
-    for backend in ("numpy", "numba", "jax"):
+    for backend in ("numpy", "numba", "jax", "llvm"):
         got = pg.compile(backend=backend)(f)(x, W, W2)
         for a, b in zip(got, want):
             assert_close(a, b, rtol=1e-12, atol=1e-13)

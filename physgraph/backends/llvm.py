@@ -12,6 +12,13 @@ a few events twice and writes the same values, which saves a second, masked copy
 body (``Kernel`` refuses outputs that overlap inputs, so the recomputed events read what
 they read the first time).  Per-call values are computed once, before the event loop.
 
+Network layers stay matrix products (``contracts``): the body is cut into stages at them
+(``staging.at_contractions``), and between two stages ``pg.product<id>`` multiplies the block
+of events' operand columns by the weights in the scratch block, a register block of rows by
+vectors of events at a time, each weight loaded once per step.  Expanded into scalar sums
+instead, a layer's weights become per-call vectors that LLVM keeps on the stack, one load
+per weight per vector of events.
+
 The pipeline lowers complex values to pairs of reals for this backend (``real_only``);
 a complex output is written as its two parts.  The loader (``llvm_run``) splits the events
 across threads, each a ctypes call that releases the GIL.
@@ -27,7 +34,7 @@ import numpy as np
 from ..errors import UnsupportedError
 from .. import ops
 from ..graph import Graph, Op, T
-from . import llvm_run, staging, vecmath
+from . import contract, llvm_run, staging, vecmath
 from .printer import Printer, PrintContext
 
 # the metadata a non-temporal store points at
@@ -39,6 +46,8 @@ _FLOAT_OPS = re.compile(r"^(fadd|fsub|fmul|fdiv|fneg|fcmp|call) ")
 class LlvmPrinter(Printer):
     name = "llvm"
     has_fma = True
+    # network layers stay matrix products, run between the stages they cut (``_product``)
+    contracts = True
     real_only = True
     comment = ";"
     suffix = ".ll"
@@ -181,11 +190,16 @@ class LlvmPrinter(Printer):
 
     def kernel_source(self, ctx: PrintContext, name: str) -> str:
         g = ctx.graph
-        if not self.wide and _per_call_values(g) > self.wide_min:
+        products = any(contract.groups(g, g.live(), g.varying()))
+        if not products and not self.wide and _per_call_values(g) > self.wide_min:
             return LlvmPrinter(self.dtype, self.fastmath,
                                **{**self.options, "wide": True}).kernel_source(ctx, name)
         size = staging.body_size(g)
-        plan = staging.by_size(g, self.part_size if size > self.one_function_max else size + 1)
+        if products:
+            plan = staging.at_contractions(g)
+        else:
+            plan = staging.by_size(g, self.part_size if size > self.one_function_max
+                                   else size + 1)
         preamble, bodies = self.staged_lines(ctx, plan)
         roles = " ".join("scalar" if a.role == "param" and not a.shape else a.role
                          for a in g.signature)
@@ -209,23 +223,58 @@ class LlvmPrinter(Printer):
                 *text, "", *self._function("pg.lanes", entry, loads + bodies[0], "internal "),
                 "", *self._function("pg.rows", entry, row_loads + rows_body[0], "internal "), "",
                 *self._dispatch(ctx, rows), "", _NONTEMPORAL, ""])
-        # a long body: one function per stage, values crossing in a per-thread scratch
-        # block of columns, ``column`` events long (the last block may be up to W - 1
-        # events longer than ``block``)
-        block = staging.block_size(plan.width, np.dtype(self.dtype).itemsize)
+        return "\n".join(text + self._staged(ctx, plan, entry, loads, bodies) + [""])
+
+    def _staged(self, ctx: PrintContext, plan: staging.Plan, entry: list[str],
+                loads: list[str], bodies: list) -> list[str]:
+        """A staged body (a long one, or one cut at its contractions): one function per
+        stage and one per matrix product, each run on a block of events in turn, the values
+        crossing stages and the products' operands in a per-thread scratch block of
+        columns, ``column`` events long (the last block may be up to W - 1 events longer
+        than ``block``)."""
+        g, w = ctx.graph, self.vector.width
+        groups = _groups_by_stage(g, plan)
+        width, columns = plan.width, {}          # group id -> (first x column, first y column)
+        for grp in (grp for at in groups.values() for grp in at):
+            columns[grp.id] = (width, width + len(grp.args))
+            width += len(grp.args) + len(grp.rows)
+        block = staging.block_size(width, np.dtype(self.dtype).itemsize)
         column = block + w
-        text += [f"; scratch: {plan.width} x {column}",
-                 f"; the body in {plan.nstages} functions of at most {self.part_size} nodes "
-                 "(compile time grows faster than a function's size)", ""]
+        text = [f"; scratch: {width} x {column}"]
+        if groups:
+            text.append(f"; the body in {plan.nstages} functions, cut at its "
+                        f"{sum(map(len, groups.values()))} matrix products")
+        else:
+            text.append(f"; the body in {plan.nstages} functions of at most {self.part_size} "
+                        "nodes (compile time grows faster than a function's size)")
+        text += [f"@pg.rows{grp.id} = private unnamed_addr constant [{len(grp.rows)} x i64] "
+                 f"[{', '.join(f'i64 {r}' for r in grp.rows)}]"
+                 for at in groups.values() for grp in at]
+        text.append("")
+        members = contract.groups(g, g.live(), g.varying())
+        calls = []
         for stage in range(plan.nstages):
+            for grp in groups.get(stage, []):
+                text += self._product(ctx, grp, *columns[grp.id], column) + [""]
+                calls.append(f"pg.product{grp.id}")
             body = [line for n in plan.received[stage]
                     for line in self._received(g, n, plan.slots[n] * column)]
+            # the products' results this stage may read (LLVM drops the loads it does not)
+            body += [line for i, (grp, c) in members.items() if plan.stage[i] <= stage
+                     for line in self._column_load(self.column(grp, c),
+                                                   (columns[grp.id][1] + c) * column)]
             body += bodies[stage] + [line for n in plan.handed[stage]
                                      for line in self._handed(g, n, plan.slots[n] * column)]
+            # the operands of the products that run after this stage
+            for grp in groups.get(stage + 1, []):
+                for k, a in enumerate(grp.args):
+                    body += self._column_store(f"%x{grp.id}.{k}", self._operand(ctx, a, members),
+                                               (columns[grp.id][0] + k) * column)
             # not internal: the loader may compile stages as modules of their own, in parallel
             text += self._function(f"pg.stage{stage}", entry, loads + body, "",
                                    "noinline ") + [""]
-        return "\n".join(text + self._driver(plan.nstages, block) + [""])
+            calls.append(f"pg.stage{stage}")
+        return text + self._driver(calls, block)
 
     def _function(self, name: str, entry: list[str], body: list[str], linkage: str = "",
                   attributes: str = "") -> list[str]:
@@ -281,12 +330,12 @@ class LlvmPrinter(Printer):
                 "ptr noalias nocapture %scratch) nounwind {", "entry:",
                 *(line if line.endswith(":") else ind + line for line in lines), "}"]
 
-    def _driver(self, nstages: int, block: int) -> list[str]:
-        """The kernel of a staged body: every stage in turn on each block of events; fewer
-        than W events left after a block are added to it."""
+    def _driver(self, functions: list[str], block: int) -> list[str]:
+        """The kernel of a staged body: the stages and products in turn on each block of
+        events; fewer than W events left after a block are added to it."""
         w, ind = self.vector.width, self.indent
-        calls = [f"call void @pg.stage{s}(i64 %b, i64 %e, ptr %args, ptr %scratch)"
-                 for s in range(nstages)]
+        calls = [f"call void @{name}(i64 %b, i64 %e, ptr %args, ptr %scratch)"
+                 for name in functions]
         lines = ["%b = phi i64 [ %lo, %entry ], [ %e, %block ]",
                  f"%e0 = add i64 %b, {block}", "%rest = sub i64 %hi, %e0",
                  f"%short = icmp slt i64 %rest, {w}", "%e = select i1 %short, i64 %hi, i64 %e0",
@@ -296,19 +345,124 @@ class LlvmPrinter(Printer):
                 "ptr noalias nocapture %scratch) nounwind {", "entry:", f"{ind}br label %block",
                 "block:", *(ind + line for line in lines), "exit:", f"{ind}ret void", "}"]
 
+    # ---- matrix products (network layers) ----------------------------------------------------
+    # The product's register block: R rows by E vectors of events, R E accumulators.  Per
+    # step of k it loads E vectors and R weights for R E FMAs; this shape keeps the loads
+    # under the FMAs' issue rate and the accumulators in 16 registers.
+    product_rows = 6
+    product_vectors = 2
+
+    def product(self, g: Graph, names: list, grp: contract.Group) -> list[str]:
+        return []          # run between the stages, by pg.product<id> (``_product``)
+
+    def column(self, grp: contract.Group, column: int) -> str:
+        return f"%y{grp.id}.{column}"
+
+    def _product(self, ctx: PrintContext, grp: contract.Group, x: int, y: int,
+                 column: int) -> list[str]:
+        """``pg.product<id>``: y[j] = sum_k W[rows[j], k] x[k] on a block of events, where
+        x[k] and y[j] are the scratch columns ``x + k`` and ``y + j``.  Loops: R rows at a
+        time (the last R moved back to end at the last row), E vectors of events at a time
+        (the last ones moved back likewise; in a block shorter than E vectors they run past
+        its events, into the column's spare W events, and those results are never read),
+        and k, each weight loaded once per step and broadcast."""
+        t, s, w = self.vector.type, self.vector.scalar, self.vector.width
+        ind, nrows, size = self.indent, len(grp.rows), len(grp.args)
+        r_count, vectors = min(self.product_rows, nrows), range(self.product_vectors)
+        rng = range(r_count)
+        acc = [(r, e) for r in rng for e in vectors]
+        a, align = f"%a{grp.position}", np.dtype(self.dtype).itemsize
+        rows = ["%j0 = phi i64 [ 0, %entry ], [ %j.next, %rows.next ]",
+                f"%j = call i64 @llvm.smin.i64(i64 %j0, i64 {nrows - r_count})"]
+        for r in rng:
+            rows += [f"%jr{r} = add i64 %j, {r}",
+                     f"%row{r}.p = getelementptr i64, ptr @pg.rows{grp.id}, i64 %jr{r}",
+                     f"%row{r} = load i64, ptr %row{r}.p",
+                     f"%row{r}.o = mul i64 %row{r}, {a}.s0",
+                     f"%w{r} = getelementptr {s}, ptr {a}, i64 %row{r}.o"]
+        events = ["%v0 = phi i64 [ 0, %rows ], [ %v.next, %store ]",
+                  "%v1 = call i64 @llvm.smin.i64(i64 %v0, i64 %last)",
+                  "%v = call i64 @llvm.smax.i64(i64 %v1, i64 0)",
+                  f"%x.v = add i64 %v, {x * column}"]
+        inner = ["%k = phi i64 [ 0, %events ], [ %k.next, %inner ]",
+                 *(f"%acc{r}.{e} = phi {t} [ zeroinitializer, %events ], "
+                   f"[ %acc{r}.{e}.next, %inner ]" for r, e in acc),
+                 f"%x.c = mul i64 %k, {column}", "%x.o = add i64 %x.v, %x.c",
+                 f"%k.w = mul i64 %k, {a}.s1"]
+        for e in vectors:
+            inner += self._scratch(f"%x{e}", "%x.o", e * w) + [
+                f"%x{e} = load {t}, ptr %x{e}.p, align {align}"]
+        for r in rng:
+            inner += [f"%w{r}.p = getelementptr {s}, ptr %w{r}, i64 %k.w",
+                      f"%w{r}.s = load {s}, ptr %w{r}.p",
+                      f"%w{r}.i = insertelement {t} poison, {s} %w{r}.s, i32 0",
+                      f"%w{r}.v = shufflevector {t} %w{r}.i, {t} poison, <{w} x i32> "
+                      "zeroinitializer"]
+            inner += [f"%acc{r}.{e}.next = call {t} @llvm.fma.{self.vector.mangling}("
+                      f"{t} %w{r}.v, {t} %x{e}, {t} %acc{r}.{e})" for e in vectors]
+        inner += ["%k.next = add i64 %k, 1", f"%k.more = icmp slt i64 %k.next, {size}",
+                  "br i1 %k.more, label %inner, label %store"]
+        store = []
+        for r in rng:
+            store += [f"%y{r}.c = mul i64 %jr{r}, {column}",
+                      f"%y{r}.o = add i64 %y{r}.c, {y * column}",
+                      f"%y{r}.v = add i64 %y{r}.o, %v"]
+            for e in vectors:
+                store += self._scratch(f"%y{r}.{e}", f"%y{r}.v", e * w) + [
+                    f"store {t} %acc{r}.{e}.next, ptr %y{r}.{e}.p, align {align}"]
+        store += [f"%v.next = add i64 %v0, {w * len(vectors)}",
+                  "%v.more = icmp slt i64 %v.next, %count",
+                  "br i1 %v.more, label %events, label %rows.next"]
+        blocks = {"rows": rows + ["br label %events"], "events": events + ["br label %inner"],
+                  "inner": inner, "store": store,
+                  "rows.next": [f"%j.next = add i64 %j0, {r_count}",
+                                f"%j.more = icmp slt i64 %j.next, {nrows}",
+                                "br i1 %j.more, label %rows, label %exit"]}
+        lines = [f"; layer {size} -> {nrows}: a matrix product over the block's events",
+                 f"define void @pg.product{grp.id}(i64 %lo, i64 %hi, ptr noalias nocapture "
+                 "readonly %args, ptr noalias nocapture %scratch) noinline nounwind {", "entry:",
+                 *(ind + line for line in self._arguments(ctx)),
+                 f"{ind}%count = sub i64 %hi, %lo",
+                 f"{ind}%last = sub i64 %count, {w * len(vectors)}",
+                 f"{ind}br label %rows"]
+        for label, body in blocks.items():
+            lines += [f"{label}:", *(ind + line for line in body)]
+        return lines + ["exit:", f"{ind}ret void", "}"]
+
+    def _column_load(self, name: str, offset: int) -> list[str]:
+        """``name`` = the current events' vector of the scratch column at ``offset``."""
+        return self._scratch(name, "%rel", offset) + [
+            f"{name} = load {self.vector.type}, ptr {name}.p, align {self._align}"]
+
+    def _column_store(self, name: str, value: str, offset: int) -> list[str]:
+        """``value`` for the current events into the scratch column at ``offset``."""
+        return self._scratch(name, "%rel", offset) + [
+            f"store {self.vector.type} {value}, ptr {name}.p, align {self._align}"]
+
+    def _operand(self, ctx: PrintContext, i: int, members: dict) -> str:
+        """Node i as an operand (the names ``staged_lines`` gives, as LLVM operands)."""
+        op = ctx.graph.ops[i]
+        if op is Op.CONST:
+            return self.literal(ctx.graph.attrs[i])
+        if op is Op.INPUT or op is Op.PARAM:
+            return self.read(ctx, i)
+        if i in members:
+            return self.column(*members[i])
+        return f"%t{i}"
+
     @property
     def _align(self) -> int:
         """Of a vector in the scratch: its events start anywhere (the last vector moves)."""
         return np.dtype(self.dtype).itemsize
 
-    def _scratch(self, n: int, offset: int) -> list[str]:
-        """The address of node n's value for the current events in the scratch block."""
-        return [f"%h{n}.o = add i64 %rel, {offset}",
-                f"%h{n}.p = getelementptr {self.vector.scalar}, ptr %scratch, i64 %h{n}.o"]
+    def _scratch(self, name: str, index: str, offset: int) -> list[str]:
+        """``<name>.p``, the address of scratch element ``index`` + ``offset``."""
+        return [f"{name}.o = add i64 {index}, {offset}",
+                f"{name}.p = getelementptr {self.vector.scalar}, ptr %scratch, i64 {name}.o"]
 
     def _handed(self, g: Graph, n: int, offset: int) -> list[str]:
         t, value = self.vector.type, f"%t{n}"
-        lines = self._scratch(n, offset)
+        lines = self._scratch(f"%h{n}", "%rel", offset)
         if g.types[n] is T.BOOL:
             lines.append(f"%h{n}.f = uitofp {self.bools} %t{n} to {t}")
             value = f"%h{n}.f"
@@ -316,7 +470,7 @@ class LlvmPrinter(Printer):
 
     def _received(self, g: Graph, n: int, offset: int) -> list[str]:
         t = self.vector.type
-        lines = self._scratch(n, offset)
+        lines = self._scratch(f"%h{n}", "%rel", offset)
         if g.types[n] is T.BOOL:
             return lines + [f"%h{n}.f = load {t}, ptr %h{n}.p, align {self._align}",
                             f"%t{n} = fcmp une {t} %h{n}.f, zeroinitializer"]
@@ -453,6 +607,15 @@ def _gathered(name: str, vector: vecmath.Vector, picks: list) -> list[str]:
                   f"{into} = insertelement {t} {last}, {s} {name}.e{lane}, i32 {lane}"]
         last = into
     return lines
+
+
+def _groups_by_stage(g: Graph, plan: staging.Plan) -> dict[int, list]:
+    """stage -> the matrix products whose results it is the first to read (they run
+    before it), in order of appearance."""
+    by_stage: dict[int, dict] = {}
+    for i, (grp, _) in contract.groups(g, g.live(), g.varying()).items():
+        by_stage.setdefault(plan.stage[i], {})[grp.id] = grp
+    return {stage: list(at.values()) for stage, at in by_stage.items()}
 
 
 def _per_call_values(g: Graph) -> int:

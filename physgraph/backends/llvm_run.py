@@ -129,7 +129,7 @@ def _compile_module(text: str) -> bytes:
     return tm.emit_object(module)
 
 
-_STAGE = re.compile(r"^define void @(pg\.stage\d+)\(", re.M)
+_STAGE = re.compile(r"^define void @(pg\.(?:stage|product)\d+)\(", re.M)
 
 
 def parts(source: str, count: int) -> list[str]:
