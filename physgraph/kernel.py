@@ -232,12 +232,9 @@ class Kernel:
                                  "new device arrays")
             return self._call_native(values)
         arrays, n = self._convert(values)
-        if out is None:
-            outs = self._allocate(n)
-            self._printer.run(self._function(), n, arrays, outs)
-        else:
-            outs = self._check_out(out, n, arrays)
-            self._printer.run_into(self._function(), n, arrays, outs)
+        outs = self._allocate(n) if out is None else self._check_out(out, n, arrays)
+        # fresh or passed in, the caller keeps the outputs
+        self._printer.run_into(self._function(), n, arrays, outs)
         return structure_mod.unflatten(self.structure, outs)
 
     def _on_device(self, backend: str) -> "Kernel":
@@ -346,8 +343,8 @@ class Kernel:
                 T.COMPLEX: _COMPLEX[self.options.dtype]}[t]
 
     def _allocate(self, n: int) -> list:
-        return [_aligned_empty((n, *o.shape), self._out_dtype(t))
-                for o, t in zip(self.input_graph.outputs, self._out_types)]
+        return _aligned_views([((n, *o.shape), self._out_dtype(t))
+                               for o, t in zip(self.input_graph.outputs, self._out_types)])
 
     def _check_out(self, out, n: int, arrays: list) -> list:
         outs = [out] if isinstance(out, np.ndarray) else list(out)
@@ -372,14 +369,19 @@ _MISSING = object()
 ALIGN = 64       # bytes: a cache line, and the widest vector register
 
 
-def _aligned_empty(shape: tuple, dtype) -> np.ndarray:
-    """``np.empty`` starting on a cache line (numpy's large arrays start 16 bytes into one),
-    so that a kernel's vector stores of whole rows are aligned."""
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    raw = np.empty(size + ALIGN, np.uint8)
-    start = -raw.ctypes.data % ALIGN
-    return raw[start:start + size].view(dtype).reshape(shape)
+def _aligned_views(arrays: list) -> list[np.ndarray]:
+    """Empty arrays of the given (shape, dtype)s, as views of one allocation, each starting
+    on a cache line (numpy's large arrays start 16 bytes into one) so that a kernel's vector
+    stores of whole rows are aligned.  One allocation: numpy asks the OS for transparent huge
+    pages for a large one, and an output of a few MB alone is below its threshold, so the
+    first writes fault in 512 times fewer pages."""
+    sizes = [int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+             for shape, dtype in arrays]
+    starts = np.cumsum([0] + [-(-size // ALIGN) * ALIGN for size in sizes])
+    raw = np.empty(int(starts[-1]) + ALIGN, np.uint8)
+    base = -raw.ctypes.data % ALIGN
+    return [raw[base + start:base + start + size].view(dtype).reshape(shape)
+            for (shape, dtype), start, size in zip(arrays, starts, sizes)]
 
 
 def _as_array(value, arg: Arg, dtype: str) -> np.ndarray:

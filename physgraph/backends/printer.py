@@ -218,8 +218,8 @@ class Printer:
         fn(n, *arrays, *outs)
 
     def run_into(self, fn, n: int, arrays: list, outs: list) -> None:
-        """``run`` into outputs the caller passed (``out=``) and keeps: a backend may write
-        them around the cache."""
+        """``run`` into outputs the caller keeps (returned to it, or its own ``out=``), not a
+        scratch buffer read back at once: a backend may write them around the cache."""
         self.run(fn, n, arrays, outs)
 
     # device backends (jax, cuda) also take their own arrays without a trip to the host

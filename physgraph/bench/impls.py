@@ -205,8 +205,11 @@ def select(backends: list[str], peers: list[str],
     if unknown:
         raise ValueError(f"unknown peer(s) {', '.join(unknown)}; known peers: "
                          f"{', '.join(known)}")
+    from .peers import REUSE_OUTPUTS
     ours = [physgraph_impl(b) for b in backends]
+    theirs = [known[p] for p in peers]
     if workload is not None and workload.reuse_outputs:
         ours += [physgraph_impl(b, reuse_outputs=True) for b in backends
                  if b in HOST_BACKENDS and workload.has_symbolic]
-    return ours + [known[p] for p in peers]
+        theirs += [REUSE_OUTPUTS[p] for p in peers if p in REUSE_OUTPUTS]
+    return ours + theirs
