@@ -66,6 +66,23 @@ def test_a_long_body_runs_as_stages(n, monkeypatch, rng):
         assert_close(got, want, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("staged", [False, True])
+def test_a_long_body_keeps_its_printed_instruction_order(staged, monkeypatch, rng):
+    """Past ``source_order_min`` nodes the source asks for no machine scheduler, which the
+    loader turns off for that compile only; short bodies are scheduled as before."""
+    monkeypatch.setenv("PHYSGRAPH_CACHE", "off")
+    if staged:
+        monkeypatch.setattr(LlvmPrinter, "part_size", 5)
+        monkeypatch.setattr(LlvmPrinter, "one_function_max", 0)
+    assert llvm_run.SOURCE_ORDER not in _long.with_backend("llvm").source
+    monkeypatch.setattr(LlvmPrinter, "source_order_min", 3)
+    k = _long.with_backend("llvm")
+    assert llvm_run.SOURCE_ORDER in k.source and ("@pg.stage1" in k.source) is staged
+    x, y = rng.normal(size=1001), rng.normal(size=1001)
+    for got, want in zip(k(x, y, a=0.7), _long(x, y, a=0.7), strict=True):
+        assert_close(got, want, rtol=1e-13, atol=1e-13)
+
+
 @pytest.mark.parametrize("function", [chain, shaped])
 def test_staged_complex_bool_and_shaped_values(function, monkeypatch, rng):
     """Complex values (as their parts), bools, vectors and a symmetric matrix cross stages

@@ -66,6 +66,10 @@ class LlvmPrinter(Printer):
     # and one load of it then serves twice the events
     wide_min = 256
     part_size = 4000
+    # a body of more per-event nodes than this keeps the printed (depth-first) order of its
+    # instructions: LLVM's machine scheduler, reordering them for parallelism, lengthens the
+    # values' lives in a long body until they spill (benchmarks/README.md has the numbers)
+    source_order_min = 10000
 
     def __init__(self, dtype: str = "float64", fastmath: bool = False, **options):
         super().__init__(dtype, fastmath, **options)
@@ -209,6 +213,9 @@ class LlvmPrinter(Printer):
         loads = self._rows(ctx) + self._inputs(ctx)
         text = [self.header(g, name), f"; roles: {roles}", f"; vector: {w} x {s}",
                 f"; registers: {llvm_run.vector_bits()} bits"]
+        if size > self.source_order_min:
+            text.append(f"{llvm_run.SOURCE_ORDER} (the scheduler's reordering for parallelism "
+                        "costs spills in a body this long)")
         rows = frozenset(k for k, t in enumerate(ctx.out_types) if t is T.REAL)
         if plan.nstages == 1 and (size > self.rows_max or not rows):
             return "\n".join([*text, "", *self._function("kernel", entry, loads + bodies[0]),

@@ -31,6 +31,9 @@ PIECES_PER_THREAD = 8          # events of a call cut into this many pieces per 
 _KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
                            ctypes.c_void_p)
 _INIT_LOCK = threading.Lock()
+_SCHEDULER_LOCK = threading.Lock()     # compiles that set LLVM's scheduler option take turns
+# the line of a source whose instructions keep their printed order (no machine scheduler)
+SOURCE_ORDER = "; instruction order: as printed"
 
 
 @functools.cache
@@ -111,12 +114,22 @@ def _check_width(source: str) -> None:
 
 def _compile(source: str) -> list[bytes]:
     """Machine code of the IR for this CPU, optimized: one object per module of ``parts``,
-    compiled in parallel (llvmlite releases the GIL; each module has its own context)."""
+    compiled in parallel (llvmlite releases the GIL; each module has its own context).  A
+    source that asks for ``SOURCE_ORDER`` is compiled with LLVM's machine scheduler off, an
+    option of the whole process, so it is set for this compile and restored after it."""
     modules = parts(source, threads())
-    if len(modules) == 1:
-        return [_compile_module(modules[0])]
-    with ThreadPoolExecutor(min(threads(), len(modules))) as pool:
-        return list(pool.map(_compile_module, modules))
+    source_order = re.search(f"^{SOURCE_ORDER}", source, re.M) is not None
+    with _SCHEDULER_LOCK:
+        if source_order:
+            _llvm().set_option("", "--enable-misched=false")
+        try:
+            if len(modules) == 1:
+                return [_compile_module(modules[0])]
+            with ThreadPoolExecutor(min(threads(), len(modules))) as pool:
+                return list(pool.map(_compile_module, modules))
+        finally:
+            if source_order:
+                _llvm().set_option("", "--enable-misched=true")
 
 
 def _compile_module(text: str) -> bytes:
