@@ -111,6 +111,23 @@ def test_threads_split_events(monkeypatch, rng):
         assert_close(g, want, rtol=1e-14, atol=1e-14)
 
 
+def test_a_heavy_body_splits_few_events_across_threads(monkeypatch, rng):
+    """Each thread gets at least MIN_FLOPS_PER_THREAD of work by the header's flop count:
+    a short body needs thousands of events per thread, a long one a few."""
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "4")
+
+    @pg.compile(backend="llvm")
+    def heavy(x):
+        u = x
+        for k in range(3000):
+            u = u * 0.999 + pg.sin(x) * 1e-3
+        return u
+    assert mixed._function().min_events > 1000
+    assert heavy._function().min_events * 4 <= 1001
+    x = rng.normal(size=1001)
+    assert_close(heavy(x), heavy.with_backend("numpy")(x), rtol=1e-13, atol=1e-13)
+
+
 def test_out_is_written_in_place(rng):
     x, p = rng.normal(size=1001), rng.normal(size=(1001, 4))
     out = (np.empty(1001, complex), np.empty(1001, bool), np.empty(1001), np.empty(1001, complex))

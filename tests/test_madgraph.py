@@ -250,8 +250,11 @@ echo "$@ threads=$OMP_NUM_THREADS" > args.txt
 """
 
 
-def test_bench_runs_the_import_and_reads_the_check_programs_rate(tmp_path):
+def test_bench_runs_the_import_and_reads_the_check_programs_rate(tmp_path, monkeypatch):
+    """The check program runs as one single-threaded copy per thread physgraph uses, the
+    events shared out and the copies' rates added."""
     from physgraph.bench import runner, workloads
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "2")
     from physgraph.bench.impls import select
     toy = toy_copy(tmp_path)
     folder = toy / "SubProcesses" / "P1_Sigma_toy_ss_ss"
@@ -265,9 +268,9 @@ def test_bench_runs_the_import_and_reads_the_check_programs_rate(tmp_path):
     assert rows["physgraph-numpy"].status == "ok"
     assert rows["physgraph-numpy"].max_rel_err < 1e-12
     peer = rows["madgraph4gpu-check"]
-    assert (peer.status, peer.events_per_s) == ("ok", 1.2345e6)
+    assert (peer.status, peer.events_per_s) == ("ok", 2 * 1.2345e6)
     assert "not checked here" in peer.message
-    assert (folder / "args.txt").read_text().startswith("-p 2 256 2 threads=")
+    assert (folder / "args.txt").read_text() == "-p 1 256 2 threads=1\n"
     rows = runner.run(w, impls[1:], runner.Config(events=300, dtype="float32")).rows
     assert rows[0].status == "failed" and "FPTYPE=f" in rows[0].message
 

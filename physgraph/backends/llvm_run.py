@@ -24,7 +24,10 @@ from ..errors import UnsupportedError
 from . import vecmath
 
 OPT_LEVEL = 2            # LLVM's -O2: the body is straight-line code, O3 adds little
-MIN_EVENTS_PER_THREAD = 4096   # below this a thread costs more than it computes
+# a thread gets at least this much work (flops, per the source's header): below it, handing
+# work to a thread costs more than the work (a short body: thousands of events; a matrix
+# element of 10^5 flops per event: a handful)
+MIN_FLOPS_PER_THREAD = 1 << 20
 STREAM_MIN_BYTES = 32 << 20    # outputs larger than a last-level cache go around it
 PIECES_PER_THREAD = 8          # events of a call cut into this many pieces per thread
 
@@ -71,6 +74,7 @@ class Loaded:
     roles: tuple               # "input", "param" or "scalar" per signature argument
     width: int                 # events per vector
     scratch: int               # values in a thread's scratch block (0: none)
+    min_events: int            # per thread (``MIN_FLOPS_PER_THREAD``)
     dtype: type                # of the values
     engine: object             # keeps the machine code alive
 
@@ -96,7 +100,9 @@ def load(source: str, path: str | None = None) -> Loaded:
     width, scalar = re.search(r"^; vector: (\d+) x (\w+)", source, re.M).groups()
     scratch = re.search(r"^; scratch: (\d+) x (\d+)", source, re.M)
     size = int(scratch.group(1)) * int(scratch.group(2)) if scratch else 0
-    return Loaded(function, roles, int(width), size,
+    flops = int(re.search(r"^; (\d+) flops per event", source, re.M).group(1))
+    min_events = max(int(width), -(-MIN_FLOPS_PER_THREAD // max(flops, 1)))
+    return Loaded(function, roles, int(width), size, min_events,
                   np.float64 if scalar == "double" else np.float32, engine)
 
 
@@ -209,7 +215,7 @@ def run(fn: Loaded, n: int, arrays: list, outs: list, stream: bool = False) -> N
     stream = stream and sum(o.nbytes for o in outs) >= STREAM_MIN_BYTES
     slots = np.array(_slots(keep, outs) + [int(stream)], dtype=np.int64)
     address = slots.ctypes.data
-    count = max(1, min(threads(), n // MIN_EVENTS_PER_THREAD))
+    count = max(1, min(threads(), n // fn.min_events))
     # more pieces than threads, taken in turn: a thread slowed by the machine's other load
     # takes fewer of them instead of holding up the call
     pieces = count * PIECES_PER_THREAD if count > 1 else 1

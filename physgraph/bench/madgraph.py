@@ -10,9 +10,10 @@ rows are checked against MadGraph's own reference values by the importer's tests
 
 The peer ``madgraph4gpu`` runs the check program built in the subprocess directory (``make
 BACKEND=cppauto FPTYPE=d`` there makes ``check_cpp.exe``): ``check_cpp.exe -p BLOCKS 256
-ITERATIONS`` on about as many events, with as many OpenMP threads as physgraph's CPU backends
-use (``NUMBA_NUM_THREADS``, else one per core; the check program is built with OpenMP only
-with ``USEOPENMP=1``), and reads its ``EvtsPerSec[MatrixElems]``.  It draws its own events and times itself, so its
+ITERATIONS`` on about as many events, as many single-threaded copies at once as physgraph's
+CPU backends use threads (``NUMBA_NUM_THREADS``, else one per core), and adds their
+``EvtsPerSec[MatrixElems]``: the check program is built with OpenMP only with
+``USEOPENMP=1``, and one process per core is how a production run uses a machine anyway.  It draws its own events and times itself, so its
 row is not checked against the reference here: MadGraph's code is checked against its own
 reference dumps by the importer's tests.
 """
@@ -113,16 +114,26 @@ _PRECISION = re.compile(r"FP precision += (\w+)")
 
 
 def run_check(exe: Path, events: int, iterations: int, threads: int) -> tuple[float, str]:
-    """(events/s of the matrix elements, precision) from one run of the check program."""
-    blocks = max(1, -(-events // THREADS))
+    """(events/s of the matrix elements, precision): ``threads`` copies of the check program
+    at once, one thread each, their ``events`` shared out and their rates added; so it uses
+    as many cores as physgraph does whether or not it was built with OpenMP (a build
+    without it runs one thread whatever OMP_NUM_THREADS says)."""
+    blocks = max(1, -(-events // (THREADS * threads)))
     cmd = [str(exe), "-p", str(blocks), str(THREADS), str(iterations)]
-    done = subprocess.run(cmd, capture_output=True, text=True, cwd=exe.parent, check=False,
-                          env={**os.environ, "OMP_NUM_THREADS": str(threads)})
-    rate, precision = _RATE.search(done.stdout), _PRECISION.search(done.stdout)
-    if done.returncode != 0 or rate is None:
-        tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
-        raise RuntimeError(f"{' '.join(cmd)} failed (exit {done.returncode}): {' | '.join(tail)}")
-    return float(rate.group(1)), precision.group(1) if precision else "unknown"
+    runs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             cwd=exe.parent, env={**os.environ, "OMP_NUM_THREADS": "1"})
+            for _ in range(threads)]
+    total, precision = 0.0, "unknown"
+    for run in runs:
+        stdout, stderr = run.communicate()
+        rate, found = _RATE.search(stdout), _PRECISION.search(stdout)
+        if run.returncode != 0 or rate is None:
+            tail = (stdout + stderr).strip().splitlines()[-3:]
+            raise RuntimeError(f"{' '.join(cmd)} failed (exit {run.returncode}): "
+                               f"{' | '.join(tail)}")
+        total += float(rate.group(1))
+        precision = found.group(1) if found else precision
+    return total, precision
 
 
 def _build_check(path: str):
@@ -136,8 +147,8 @@ def _build_check(path: str):
             if precision != wanted:
                 raise RuntimeError(f"{exe} computes in {precision}, this run is {dtype} "
                                    f"(rebuild with FPTYPE={'d' if dtype == 'float64' else 'f'})")
-            blocks = max(1, -(-events // THREADS))
-            return rate, (f"{exe.name} -p {blocks} {THREADS} {repeat}, OMP_NUM_THREADS="
-                          f"{threads}: its own events and timer, not checked here")
+            blocks = max(1, -(-events // (THREADS * threads)))
+            return rate, (f"{threads} x {exe.name} -p {blocks} {THREADS} {repeat} at once, one "
+                          "thread each, rates added: its own events and timer, not checked here")
         return Prepared(bind=None, unpack=None, self_timed=self_timed)
     return build
