@@ -374,7 +374,8 @@ def _aligned_views(arrays: list) -> list[np.ndarray]:
     on a cache line (numpy's large arrays start 16 bytes into one) so that a kernel's vector
     stores of whole rows are aligned.  One allocation: numpy asks the OS for transparent huge
     pages for a large one, and an output of a few MB alone is below its threshold, so the
-    first writes fault in 512 times fewer pages."""
+    first writes fault in 512 times fewer pages (a caller keeping one output keeps them all
+    in memory)."""
     sizes = [int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
              for shape, dtype in arrays]
     starts = np.cumsum([0] + [-(-size // ALIGN) * ALIGN for size in sizes])

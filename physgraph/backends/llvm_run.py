@@ -124,7 +124,7 @@ def _compile(source: str) -> list[bytes]:
     source that asks for ``SOURCE_ORDER`` is compiled with LLVM's machine scheduler off, an
     option of the whole process, so it is set for this compile and restored after it."""
     modules = parts(source, threads())
-    source_order = re.search(f"^{SOURCE_ORDER}", source, re.M) is not None
+    source_order = re.search("^" + re.escape(SOURCE_ORDER), source, re.M) is not None
     with _SCHEDULER_LOCK:
         if source_order:
             _llvm().set_option("", "--enable-misched=false")

@@ -13,9 +13,9 @@ BACKEND=cppauto FPTYPE=d`` there makes ``check_cpp.exe``): ``check_cpp.exe -p BL
 ITERATIONS`` on about as many events, as many single-threaded copies at once as physgraph's
 CPU backends use threads (``NUMBA_NUM_THREADS``, else one per core), and adds their
 ``EvtsPerSec[MatrixElems]``: the check program is built with OpenMP only with
-``USEOPENMP=1``, and one process per core is how a production run uses a machine anyway.  It draws its own events and times itself, so its
-row is not checked against the reference here: MadGraph's code is checked against its own
-reference dumps by the importer's tests.
+``USEOPENMP=1``, and one process per core is how a production run uses a machine anyway.
+It draws its own events and times itself, so its row is not checked against the reference
+here: MadGraph's code is checked against its own reference dumps by the importer's tests.
 """
 from __future__ import annotations
 
