@@ -128,6 +128,22 @@ def test_a_heavy_body_splits_few_events_across_threads(monkeypatch, rng):
     assert_close(heavy(x), heavy.with_backend("numpy")(x), rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("n", [4, 5, 9, 17, 43, 50, 130])
+def test_a_thread_for_every_vector_still_gets_whole_vectors(n, monkeypatch, rng):
+    """With a thread worth it for a single vector of events, a few events are cut into
+    pieces of at least a vector each, none empty."""
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "4")
+    monkeypatch.setattr(llvm_run, "MIN_FLOPS_PER_THREAD", 1)
+    k = pg.compile(lambda x: pg.sin(x) * x + 0.25, backend="llvm", name="every_vector")
+    assert k._function().min_events == llvm_run.vector_bits() // 64
+    x = rng.normal(size=n)
+    assert_close(k(x), np.sin(x) * x + 0.25, rtol=1e-15, atol=1e-15)
+    room = np.full(n + 64, 7.0)             # nothing is written outside the output
+    k(x, out=room[32:32 + n])
+    assert_close(room[32:32 + n], np.sin(x) * x + 0.25, rtol=1e-15, atol=1e-15)
+    assert (room[:32] == 7.0).all() and (room[32 + n:] == 7.0).all()
+
+
 def test_out_is_written_in_place(rng):
     x, p = rng.normal(size=1001), rng.normal(size=(1001, 4))
     out = (np.empty(1001, complex), np.empty(1001, bool), np.empty(1001), np.empty(1001, complex))

@@ -240,12 +240,16 @@ class LlvmPrinter(Printer):
         columns, ``column`` events long (the last block may be up to W - 1 events longer
         than ``block``)."""
         g, w = ctx.graph, self.vector.width
-        groups = _groups_by_stage(g, plan)
+        members = contract.groups(g, g.live(), g.varying())
+        groups = _groups_by_stage(members, plan)
         width, columns = plan.width, {}          # group id -> (first x column, first y column)
         for grp in (grp for at in groups.values() for grp in at):
             columns[grp.id] = (width, width + len(grp.args))
             width += len(grp.args) + len(grp.rows)
-        block = staging.block_size(width, np.dtype(self.dtype).itemsize)
+        # a block holds a vector of events, and its columns (W events longer) the E vectors
+        # a product computes at once
+        block = staging.block_size(width, np.dtype(self.dtype).itemsize,
+                                   smallest=max(8, w * (self.product_vectors - 1)))
         column = block + w
         text = [f"; scratch: {width} x {column}"]
         if groups:
@@ -258,7 +262,6 @@ class LlvmPrinter(Printer):
                  f"[{', '.join(f'i64 {r}' for r in grp.rows)}]"
                  for at in groups.values() for grp in at]
         text.append("")
-        members = contract.groups(g, g.live(), g.varying())
         calls = []
         for stage in range(plan.nstages):
             for grp in groups.get(stage, []):
@@ -616,11 +619,12 @@ def _gathered(name: str, vector: vecmath.Vector, picks: list) -> list[str]:
     return lines
 
 
-def _groups_by_stage(g: Graph, plan: staging.Plan) -> dict[int, list]:
-    """stage -> the matrix products whose results it is the first to read (they run
-    before it), in order of appearance."""
+def _groups_by_stage(members: dict, plan: staging.Plan) -> dict[int, list]:
+    """stage -> the matrix products whose contractions are in it (``contract.groups``'
+    ``members``), in order of appearance: they run before it, on operands the stage
+    before stored."""
     by_stage: dict[int, dict] = {}
-    for i, (grp, _) in contract.groups(g, g.live(), g.varying()).items():
+    for i, (grp, _) in members.items():
         by_stage.setdefault(plan.stage[i], {})[grp.id] = grp
     return {stage: list(at.values()) for stage, at in by_stage.items()}
 

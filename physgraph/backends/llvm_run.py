@@ -34,7 +34,7 @@ PIECES_PER_THREAD = 8          # events of a call cut into this many pieces per 
 _KERNEL = ctypes.CFUNCTYPE(None, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p,
                            ctypes.c_void_p)
 _INIT_LOCK = threading.Lock()
-_SCHEDULER_LOCK = threading.Lock()     # compiles that set LLVM's scheduler option take turns
+_SCHEDULER_LOCK = threading.Lock()     # every compile: one may set LLVM's scheduler option
 # the line of a source whose instructions keep their printed order (no machine scheduler)
 SOURCE_ORDER = "; instruction order: as printed"
 
@@ -122,7 +122,9 @@ def _compile(source: str) -> list[bytes]:
     """Machine code of the IR for this CPU, optimized: one object per module of ``parts``,
     compiled in parallel (llvmlite releases the GIL; each module has its own context).  A
     source that asks for ``SOURCE_ORDER`` is compiled with LLVM's machine scheduler off, an
-    option of the whole process, so it is set for this compile and restored after it."""
+    option of the whole process, so it is set for this compile and restored after it, and
+    physgraph's compiles take turns (numba's, on another thread meanwhile, would not see
+    the scheduler either)."""
     modules = parts(source, threads())
     source_order = re.search("^" + re.escape(SOURCE_ORDER), source, re.M) is not None
     with _SCHEDULER_LOCK:
@@ -217,8 +219,8 @@ def run(fn: Loaded, n: int, arrays: list, outs: list, stream: bool = False) -> N
     address = slots.ctypes.data
     count = max(1, min(threads(), n // fn.min_events))
     # more pieces than threads, taken in turn: a thread slowed by the machine's other load
-    # takes fewer of them instead of holding up the call
-    pieces = count * PIECES_PER_THREAD if count > 1 else 1
+    # takes fewer of them instead of holding up the call; each at least a vector of events
+    pieces = min(count * PIECES_PER_THREAD, n // fn.width) if count > 1 else 1
     # pieces start on a multiple of W, so whole rows of W events start on a vector boundary
     bounds = [n * k // pieces // fn.width * fn.width for k in range(pieces)] + [n]
     taken = itertools.count()                 # next() on it is atomic under the GIL

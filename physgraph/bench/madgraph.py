@@ -124,8 +124,8 @@ def run_check(exe: Path, events: int, iterations: int, threads: int) -> tuple[fl
                              cwd=exe.parent, env={**os.environ, "OMP_NUM_THREADS": "1"})
             for _ in range(threads)]
     total, precision = 0.0, "unknown"
-    for run in runs:
-        stdout, stderr = run.communicate()
+    outputs = [run.communicate() for run in runs]      # all of them, even after a failure
+    for run, (stdout, stderr) in zip(runs, outputs):
         rate, found = _RATE.search(stdout), _PRECISION.search(stdout)
         if run.returncode != 0 or rate is None:
             tail = (stdout + stderr).strip().splitlines()[-3:]
