@@ -189,6 +189,17 @@ def test_workload_without_handwritten_version_skips_that_peer():
     assert row.status == "skipped" and "hand-written" in row.message
 
 
+def test_symengine_without_llvm_is_skipped_and_says_why(monkeypatch):
+    """Both SymEngine rows (and its out= one) name the cause: SymForce's symengine module."""
+    from physgraph.bench import peers
+    monkeypatch.setattr(peers, "_symengine_has_llvm", lambda: False)
+    impls = select([], ["symengine"], workloads.get("kalman-update"))
+    assert [i.name for i in impls] == ["symengine-llvm", "symengine-llvm-out"]
+    for impl in impls:
+        reason = impl.skip_reason(workloads.get("kalman-update"), "float64")
+        assert "no LLVM backend" in reason and "SymForce" in reason
+
+
 def test_backend_not_in_physgraph_yet_is_skipped(monkeypatch):
     from physgraph import backends
     monkeypatch.delitem(backends.BACKENDS, "jax", raising=False)

@@ -8,6 +8,9 @@ the runner, never dropped; a peer that raises is reported as failed.
 """
 from __future__ import annotations
 
+import functools
+import importlib.util
+
 import numpy as np
 
 from .impls import Implementation, Prepared, columns, split_flat
@@ -79,7 +82,26 @@ def _symengine(reuse_outputs: bool):
 def _symengine_unsupported(w: Workload, dtype: str) -> str | None:
     if dtype != "float64":
         return "SymEngine's Lambdify evaluates in double precision only"
+    if not _symengine_has_llvm():
+        return ("this symengine module has no LLVM backend: SymForce's wheel installs its own "
+                "build of symengine over SymEngine's (PyPI's has LLVM), so measure SymEngine "
+                "in an environment without symforce")
     return None
+
+
+@functools.cache
+def _symengine_has_llvm() -> bool:
+    """Whether the symengine module compiles with LLVM (True where there is none: its rows
+    are then skipped as not installed)."""
+    if importlib.util.find_spec("symengine") is None:
+        return True
+    import symengine
+    x = symengine.Symbol("x")
+    try:
+        symengine.Lambdify([x], [x], backend="llvm")
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 # ---- PyTensor, through sympytensor ----------------------------------------------------------
