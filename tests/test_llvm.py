@@ -74,10 +74,23 @@ def test_a_long_body_keeps_its_printed_instruction_order(staged, monkeypatch, rn
     if staged:
         monkeypatch.setattr(LlvmPrinter, "part_size", 5)
         monkeypatch.setattr(LlvmPrinter, "one_function_max", 0)
-    assert llvm_run.SOURCE_ORDER not in _long.with_backend("llvm").source
+    llvm = llvm_run._llvm()
+    options = []
+
+    def set_option(name, value):
+        options.append(value)
+        real(name, value)
+    real = llvm.set_option
+    monkeypatch.setattr(llvm, "set_option", set_option)
+    short = _long.with_backend("llvm")
+    assert llvm_run.SOURCE_ORDER not in short.source
+    short._function()
+    assert options == []
     monkeypatch.setattr(LlvmPrinter, "source_order_min", 3)
     k = _long.with_backend("llvm")
     assert llvm_run.SOURCE_ORDER in k.source and ("@pg.stage1" in k.source) is staged
+    k._function()
+    assert options == ["--enable-misched=false", "--enable-misched=true"]   # this compile only
     x, y = rng.normal(size=1001), rng.normal(size=1001)
     for got, want in zip(k(x, y, a=0.7), _long(x, y, a=0.7), strict=True):
         assert_close(got, want, rtol=1e-13, atol=1e-13)

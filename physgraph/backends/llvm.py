@@ -194,12 +194,12 @@ class LlvmPrinter(Printer):
 
     def kernel_source(self, ctx: PrintContext, name: str) -> str:
         g = ctx.graph
-        products = any(contract.groups(g, g.live(), g.varying()))
-        if not products and not self.wide and _per_call_values(g) > self.wide_min:
+        members = contract.groups(g, g.live(), g.varying())     # network layers
+        if not members and not self.wide and _per_call_values(g) > self.wide_min:
             return LlvmPrinter(self.dtype, self.fastmath,
                                **{**self.options, "wide": True}).kernel_source(ctx, name)
         size = staging.body_size(g)
-        if products:
+        if members:
             plan = staging.at_contractions(g)
         else:
             plan = staging.by_size(g, self.part_size if size > self.one_function_max
@@ -230,17 +230,16 @@ class LlvmPrinter(Printer):
                 *text, "", *self._function("pg.lanes", entry, loads + bodies[0], "internal "),
                 "", *self._function("pg.rows", entry, row_loads + rows_body[0], "internal "), "",
                 *self._dispatch(ctx, rows), "", _NONTEMPORAL, ""])
-        return "\n".join(text + self._staged(ctx, plan, entry, loads, bodies) + [""])
+        return "\n".join(text + self._staged(ctx, plan, entry, loads, bodies, members) + [""])
 
     def _staged(self, ctx: PrintContext, plan: staging.Plan, entry: list[str],
-                loads: list[str], bodies: list) -> list[str]:
+                loads: list[str], bodies: list, members: dict) -> list[str]:
         """A staged body (a long one, or one cut at its contractions): one function per
         stage and one per matrix product, each run on a block of events in turn, the values
         crossing stages and the products' operands in a per-thread scratch block of
         columns, ``column`` events long (the last block may be up to W - 1 events longer
-        than ``block``)."""
+        than ``block``).  ``members``: the contractions' groups (``contract.groups``)."""
         g, w = ctx.graph, self.vector.width
-        members = contract.groups(g, g.live(), g.varying())
         groups = _groups_by_stage(members, plan)
         width, columns = plan.width, {}          # group id -> (first x column, first y column)
         for grp in (grp for at in groups.values() for grp in at):
@@ -471,20 +470,18 @@ class LlvmPrinter(Printer):
                 f"{name}.p = getelementptr {self.vector.scalar}, ptr %scratch, i64 {name}.o"]
 
     def _handed(self, g: Graph, n: int, offset: int) -> list[str]:
-        t, value = self.vector.type, f"%t{n}"
-        lines = self._scratch(f"%h{n}", "%rel", offset)
-        if g.types[n] is T.BOOL:
-            lines.append(f"%h{n}.f = uitofp {self.bools} %t{n} to {t}")
-            value = f"%h{n}.f"
-        return lines + [f"store {t} {value}, ptr %h{n}.p, align {self._align}"]
+        """Node n's value into its scratch column (a bool as 0.0 or 1.0)."""
+        if g.types[n] is not T.BOOL:
+            return self._column_store(f"%h{n}", f"%t{n}", offset)
+        return [f"%h{n}.f = uitofp {self.bools} %t{n} to {self.vector.type}",
+                *self._column_store(f"%h{n}", f"%h{n}.f", offset)]
 
     def _received(self, g: Graph, n: int, offset: int) -> list[str]:
-        t = self.vector.type
-        lines = self._scratch(f"%h{n}", "%rel", offset)
-        if g.types[n] is T.BOOL:
-            return lines + [f"%h{n}.f = load {t}, ptr %h{n}.p, align {self._align}",
-                            f"%t{n} = fcmp une {t} %h{n}.f, zeroinitializer"]
-        return lines + [f"%t{n} = load {t}, ptr %h{n}.p, align {self._align}"]
+        """Node n's value from its scratch column."""
+        if g.types[n] is not T.BOOL:
+            return self._column_load(f"%t{n}", offset)
+        return [*self._column_load(f"%h{n}.f", offset),
+                f"%t{n} = fcmp une {self.vector.type} %h{n}.f, zeroinitializer"]
 
     def _arguments(self, ctx: PrintContext) -> list[str]:
         """Entry lines: each argument's and output's pointer and strides from ``args``, and
