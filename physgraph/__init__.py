@@ -7,6 +7,7 @@ from . import interop  # noqa: F401  (registers the framework arrays a kernel ta
 from .api import compile
 from .errors import DTypeError, PhysgraphError, ShapeError, TraceError, UnsupportedError
 from .frontend.argtype import Param
+from .frontend.routine import routine
 from .frontend import madgraph  # noqa: F401  (pg.madgraph.load: a MadGraph output directory)
 from .frontend.scalar import FUNCTIONS as _MATH
 from .frontend.scalar import Scalar
@@ -24,5 +25,5 @@ globals().update(_MATH)      # pg.sqrt, pg.exp, ..., pg.erf: one traced function
 __all__ = [
     "compile", "Kernel", "PhysgraphError", "ShapeError", "DTypeError", "UnsupportedError",
     "TraceError", "Param", "Sym", "Vec", "Vec4", "Mat", "Scalar", "dot", "m2", "pt", "eta",
-    "phi", "I", "nn", "jacobian", "grad", "Seq", "scan", *_MATH,
+    "phi", "I", "nn", "jacobian", "grad", "Seq", "scan", "routine", *_MATH,
 ]

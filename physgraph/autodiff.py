@@ -39,6 +39,7 @@ from .errors import UnsupportedError
 from .graph import Arg, Graph, Op, Output, T, identifier
 from .ops import DEFS, NotDifferentiable, evaluate
 from .passes.builder import Builder as FoldingBuilder
+from .passes.calls import inline
 
 
 class Builder(FoldingBuilder):
@@ -403,8 +404,9 @@ def jvp_graph(g: Graph, params: bool = False, inputs: bool = True) -> Graph:
     unless ``inputs`` is false, and, with ``params``, one per param (a per-call param
     itself: the tangent of a per-call value is per call), in signature order.  Outputs:
     ``d_<name>`` for each output of g, its directional derivative along the tangents, in
-    g's order and shapes.  Boolean outputs have none: 0.
+    g's order and shapes.  Boolean outputs have none: 0.  Routine calls are inlined.
     """
+    g = inline(g)
     h = _copy(g)
     seeds = {}
     for p, a in _variables(g, inputs, params):
@@ -432,8 +434,10 @@ def vjp_graph(g: Graph, params: bool = False, inputs: bool = True) -> Graph:
     then per layer ``layer<k>_ct``, its rows' adjoints, and ``layer<k>_in``, its vector,
     per event: its matrix's gradient (at its rows) is the sum over events of their outer
     product.  A complex output's cotangent pairs with its real part; a symmetric input's
-    grad is zero below the diagonal (those elements are never read).
+    grad is zero below the diagonal (those elements are never read).  Routine calls are
+    inlined.
     """
+    g = inline(g)
     h = _copy(g)
     b = Builder(h)
     cotangents: dict[int, int] = {}

@@ -70,7 +70,17 @@ def flops_by_class(g: Graph) -> dict:
     for key, times in count.items():
         for cls, n in node_cost(g, example[key]).items():
             total[cls] += n * times
+    for routine, times in _calls(g, live, var).items():     # each call runs its body once
+        for cls, n in flops_by_class(routine.graph).items():
+            total[cls] += n * times
     return total
+
+
+def _calls(g: Graph, live, var) -> Counter:
+    """routine -> how many distinct per-event calls of it (one per argument tuple)."""
+    made = {(g.attrs[i][0], g.args[i]) for i in range(len(g))
+            if live[i] and var[i] and g.ops[i] is Op.CALL} if Op.CALL in g.ops else ()
+    return Counter(routine for routine, _ in made)
 
 
 def flops(g: Graph) -> int:

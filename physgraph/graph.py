@@ -165,6 +165,32 @@ class Output:
     nodes: tuple[int, ...]
 
 
+class Routine:
+    """A function the graph calls (``Op.CALL``): ``graph`` reads one real scalar input per
+    argument and has one real scalar output per result.  Identity is the object (nodes
+    compare attrs by it, cheaply); ``repr`` names the body's hash, so graph keys, and
+    with them the kernel cache, see what it computes."""
+    __slots__ = ("name", "graph", "_key")
+
+    def __init__(self, name: str, graph: "Graph"):
+        if any(a.shape or a.role != "input" for a in graph.signature) or \
+                any(o.shape for o in graph.outputs):
+            raise ValueError(f"routine {name}: arguments and results must be scalar inputs")
+        self.name, self.graph, self._key = name, graph, None
+
+    @property
+    def key(self) -> str:
+        if self._key is None:
+            self._key = self.graph.key()
+        return self._key
+
+    def __repr__(self) -> str:
+        return f"Routine({self.name}, {self.key[:16]})"
+
+    def __reduce__(self):
+        return (Routine, (self.name, self.graph))
+
+
 @dataclass
 class Graph:
     ops: list = field(default_factory=list)
@@ -251,6 +277,12 @@ class Graph:
         if rule == ops.CONTRACT:
             if any(t is not T.REAL for t in ts):
                 raise UnsupportedError("a contraction (network layer) of complex or boolean values")
+            return T.REAL
+        if rule == ops.CALL:
+            routine, k = attr
+            if any(t is not T.REAL for t in ts) or len(args) != len(routine.graph.signature):
+                raise UnsupportedError(f"a call of {routine.name} takes "
+                                       f"{len(routine.graph.signature)} real arguments")
             return T.REAL
         if any(t is T.BOOL for t in ts):
             raise UnsupportedError(f"{op.name.lower()} of a boolean value; use where(cond, 1.0, 0.0)")
@@ -369,5 +401,8 @@ class Graph:
             pos, row = self.attrs[i]
             return f"contract({self.signature[pos].ident}[{row}]; " + \
                 ", ".join(f"%{a}" for a in self.args[i]) + ")"
+        if op is Op.CALL:
+            routine, k = self.attrs[i]
+            return f"{routine.name}({', '.join(f'%{a}' for a in self.args[i])})[{k}]"
         extra = f", {self.attrs[i]}" if op is Op.POWI else ""
         return f"{op.name.lower()}({', '.join(f'%{a}' for a in self.args[i])}{extra})"

@@ -18,13 +18,18 @@ from . import cache, cost, foreign, notes
 from . import structure as structure_mod
 from .backends import printer_for
 from .errors import DTypeError, ShapeError, UnsupportedError
-from .graph import Arg, Graph, T, gc_paused
+from .graph import Arg, Graph, Op, T, gc_paused
 from .passes import PassRow, optimize
 
 _COMPILED: dict = {}          # (backend, source) -> loaded function
 _COMPILE_LOCK = threading.Lock()
 _COMPLEX = {"float64": np.complex128, "float32": np.complex64}
 _OPT_KEYS = ("opt_level", "unsafe")
+# calls="auto" keeps the calls of a computation of more flops than this (its routines'
+# bodies counted at every call): inlined, routines share work across calls, but past this
+# the straight-line code no longer fits the caches and calls win (g g -> t t~ g g's loop
+# body is below, g g -> t t~ g g g's above; benchmarks/README.md has the measurements)
+CALLS_MIN_FLOPS = 200_000
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,9 @@ class Options:
     unsafe: bool = False
     simplify: float = 0.0     # seconds for SymPy-assisted simplification; 0 is off
     pinned: bool = True       # the user named the backend: no switching on device arrays
+    calls: object = "auto"    # keep routine calls (pg.routine) as calls where the backend
+    #                           prints functions (llvm): True, False, or "auto" (past
+    #                           CALLS_MIN_FLOPS); else their bodies are inlined
 
     def replace(self, **changes) -> "Options":
         unknown = set(changes) - set(self.__dataclass_fields__)
@@ -61,9 +69,10 @@ class Kernel:
         self._out_types = [max((graph.types[n] for n in o.nodes), default=T.REAL)
                            for o in graph.outputs]
         self._optimized = {} if _optimized is None else _optimized
+        self._keeps_calls = self._calls_kept()
         self._opt_key = (options.opt_level, options.unsafe, options.simplify,
                          self._printer.has_fma, self._printer.real_only,
-                         self._printer.contracts)
+                         self._printer.contracts, self._keeps_calls)
         entry, cache_key = None, None
         if cache.enabled():
             cache_key = cache.key(graph.key(), name, self._cache_options())
@@ -104,6 +113,12 @@ class Kernel:
         return (f"<physgraph.Kernel {self.name}({args}) backend={self.options.backend} "
                 f"dtype={self.options.dtype} flops/event={self.stats['flops_out']}>")
 
+    def _calls_kept(self) -> bool:
+        calls = self.options.calls
+        if not self._printer.calls or not calls or Op.CALL not in self.input_graph.ops:
+            return False
+        return calls is True or cost.flops(self.input_graph) > CALLS_MIN_FLOPS
+
     def _cache_options(self) -> dict:
         return {**self.options.__dict__, "out_types": [int(t) for t in self._out_types]}
 
@@ -116,7 +131,8 @@ class Kernel:
                 graph, rows = optimize(self.input_graph, o.opt_level, unsafe=o.unsafe,
                                        simplify=o.simplify, fma=self._printer.has_fma,
                                        real_only=self._printer.real_only,
-                                       contracts=self._printer.contracts)
+                                       contracts=self._printer.contracts,
+                                       calls=self._keeps_calls)
             self._optimized[self._opt_key] = (graph, rows, time.perf_counter() - start)
         return self._optimized[self._opt_key]
 
@@ -135,8 +151,9 @@ class Kernel:
     def to_sympy(self):
         """The optimized graph as SymPy expressions, in the structure of the outputs."""
         from .sympy_export import to_sympy
+        from .passes.calls import inline
         from .passes.contract import scalarize
-        return to_sympy(scalarize(self.graph), self.structure, self._symbols)
+        return to_sympy(scalarize(inline(self.graph)), self.structure, self._symbols)
 
     def to_dot(self, max_nodes: int = 300) -> str:
         """Graphviz text of the optimized graph (clustered by output above ``max_nodes``)."""

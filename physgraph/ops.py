@@ -33,6 +33,7 @@ LOGIC = "logic"          # boolean operands, a boolean result
 SELECT = "select"        # where(bool, a, b): the wider branch type
 COMPLEX = "complex"      # complex(re, im) of real operands
 CONTRACT = "contract"    # a row of a param matrix times real operands
+CALL = "call"            # output k of a routine (``graph.Routine``) of real operands
 
 
 class NotDifferentiable:
@@ -343,6 +344,12 @@ TABLE = [
     # position, row).  The rows of one matrix with the same arguments are one matrix
     # product over a block of events (backends/contract.py); elsewhere a scalar like any other
     OpDef("CONTRACT", None, CONTRACT, linear=(_fwd_contract, _rev_contract), cost="fma"),
+    # output k of a routine called on the arguments (attr: (routine, k)): the outputs of one
+    # call share its arguments.  Backends that print functions (``Printer.calls``) call it
+    # once per call; for the others, and for anything that reasons per scalar (autodiff,
+    # SymPy export), the pipeline inlines its body first (passes/calls.py), so its value,
+    # derivative and flops are those of the body.
+    OpDef("CALL", None, CALL, partials=NO, cost=None),
     OpDef("ERF", real_only=True, numeric=_per_element(math.erf), partials=_d_erf, sympy="erf",
           parity="odd", function="erf", spellings=_libm("erf")),
     OpDef("ERFC", real_only=True, numeric=_per_element(math.erfc),

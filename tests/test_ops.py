@@ -23,8 +23,12 @@ from physgraph.symbolic import _TO_SYMPY
 from test_cuda import run_host
 
 # ops a backend never sees: leaves are read, not computed; contractions are expanded for
-# the printers that run no matrix products; a real-only target gets complex values lowered
-_NEVER_PRINTED = {Op.INPUT, Op.PARAM, Op.CONST, Op.CONTRACT}
+# the printers that run no matrix products, routine calls inlined for those that print no
+# functions (the others print calls as calls); a real-only target gets complex values lowered
+_NEVER_PRINTED = {Op.INPUT, Op.PARAM, Op.CONST, Op.CONTRACT, Op.CALL}
+# ops whose value, and SymPy form, are those of the scalars they stand for (expanded or
+# inlined first)
+_STANDS_FOR_SCALARS = {Op.CONTRACT, Op.CALL}
 _LOWERED_FOR_REAL_TARGETS = {Op.RE, Op.IM, Op.CONJ}
 
 
@@ -33,11 +37,11 @@ def missing_rules(defs: dict) -> list[str]:
     missing = []
     for op, d in defs.items():
         leaf = d.result == ops.LEAF
-        if not leaf and op is not Op.CONTRACT and op is not Op.POWI and d.numeric is None:
+        if not leaf and op not in _STANDS_FOR_SCALARS and op is not Op.POWI and d.numeric is None:
             missing.append(f"{op.name}: numeric value (constant folding)")
         if d.partials is None and d.linear is None:
             missing.append(f"{op.name}: derivative (or NotDifferentiable)")
-        if not leaf and op not in _TO_SYMPY and op not in (Op.POWI, Op.CONTRACT):
+        if not leaf and op not in _TO_SYMPY and op not in (Op.POWI, *_STANDS_FOR_SCALARS):
             missing.append(f"{op.name}: SymPy counterpart")
         if d.cost not in (*cost.CLASSES, None):
             missing.append(f"{op.name}: cost class")

@@ -137,7 +137,7 @@ def test_pipeline_preserves_values(level, g):
 
 def test_unknown_option_is_an_error():
     g = _scalar_graph(lambda g, x: g.node(Op.MUL, (x, x)))
-    with pytest.raises(TypeError, match=r"fusion.*known ones are contracts, fma, real_only"):
+    with pytest.raises(TypeError, match=r"fusion.*known ones are calls, contracts, fma, real_only"):
         passes.optimize(g, 2, fusion=True)
     with pytest.raises(TypeError, match="pass strength got unknown option.* fma; it reads unsafe"):
         strength(g, fma=True)

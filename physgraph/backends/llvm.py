@@ -32,9 +32,9 @@ import struct
 import numpy as np
 
 from ..errors import UnsupportedError
-from .. import ops
+from .. import cost, ops
 from ..graph import Graph, Op, T
-from . import contract, llvm_run, staging, vecmath
+from . import contract, frame, llvm_run, staging, vecmath
 from .printer import Printer, PrintContext
 
 # the metadata a non-temporal store points at
@@ -48,6 +48,8 @@ class LlvmPrinter(Printer):
     has_fma = True
     # network layers stay matrix products, run between the stages they cut (``_product``)
     contracts = True
+    # routines are functions of vectors (``_routine``), called where their calls are kept
+    calls = True
     real_only = True
     comment = ";"
     suffix = ".ll"
@@ -113,6 +115,76 @@ class LlvmPrinter(Printer):
 
     def _print_COMPLEX(self, g: Graph, i: int, args: list) -> str:
         return ""                # no complex type: store() writes the two parts
+
+    # ---- routine calls (through the frame: ``backends/frame.py``) ----------------------------
+    def call(self, ctx: PrintContext, i: int, names: list) -> list[str]:
+        key = frame.call_key(ctx.graph, i)
+        return [f"call fastcc void @{_routine_name(key[0])}(ptr %frame, ptr getelementptr "
+                f"inbounds (i32, ptr @pg.slots, i64 {ctx.frame.row[key]}))"]
+
+    def call_result(self, ctx: PrintContext, i: int) -> list[str]:
+        slot = ctx.frame.base[frame.call_key(ctx.graph, i)] + ctx.graph.attrs[i][1]
+        return [*self._slot(f"%t{i}", slot), f"%t{i} = load {self.vector.type}, ptr %t{i}.f, "
+                f"align {self._vector_bytes}"]
+
+    def store_for_calls(self, ctx: PrintContext, i: int, names: list) -> list[str]:
+        return [*self._slot(f"%t{i}.c", ctx.frame.stored[i]),
+                f"store {self.vector.type} {_ref(names[i])}, ptr %t{i}.c.f, "
+                f"align {self._vector_bytes}"]
+
+    def _slot(self, name: str, slot: int) -> list[str]:
+        return [f"{name}.f = getelementptr {self.vector.type}, ptr %frame, i64 {slot}"]
+
+    @property
+    def _vector_bytes(self) -> int:
+        return self.vector.width * np.dtype(self.dtype).itemsize
+
+    def _frame_lines(self, ctx: PrintContext) -> tuple[list[str], list[str]]:
+        """(module lines: the slot table; entry lines: the frame) of a body with calls."""
+        f = ctx.frame
+        if f is None:
+            return [], []
+        table = ", ".join(f"i32 {slot * self._vector_bytes}" for slot in f.table)
+        return ([f"; frame: {f.size} vectors, {len(f.row)} calls",
+                 f"@pg.slots = private unnamed_addr constant [{len(f.table)} x i32] [{table}]"],
+                [f"%frame = alloca {self.vector.type}, i64 {f.size}, "
+                 f"align {self._vector_bytes}"])
+
+    def _routine(self, routine) -> list[str]:
+        """The routine as a function of the frame and its call's row of slots: it reads
+        each argument from its slot and writes its results from the row's first slot on;
+        not inlined, so one copy of its code serves every call."""
+        body, t, ind, align = routine.graph, self.vector.type, self.indent, self._vector_bytes
+        # the table holds byte offsets, zero-extended: an argument is two instructions
+        lines = ["%base.32 = load i32, ptr %slots", "%base.64 = zext i32 %base.32 to i64",
+                 "%base = getelementptr i8, ptr %frame, i64 %base.64"]
+        for n in range(len(body.signature)):
+            lines += [f"%s{n}.p = getelementptr i32, ptr %slots, i64 {n + 1}",
+                      f"%s{n}.32 = load i32, ptr %s{n}.p",
+                      f"%s{n} = zext i32 %s{n}.32 to i64",
+                      f"%a{n}.f = getelementptr i8, ptr %frame, i64 %s{n}",
+                      f"%a{n} = load {t}, ptr %a{n}.f, align {align}"]
+        live, names = body.live(), [None] * len(body)
+        for j in range(len(body)):
+            if not live[j]:
+                continue
+            op = body.ops[j]
+            if op is Op.CONST:
+                names[j] = self.literal(body.attrs[j])
+            elif op is Op.INPUT:
+                names[j] = f"%a{body.attrs[j][0]}"
+            else:
+                names[j] = f"t{j}"
+                line = self.assign(body, j, self.expr(body, j, names))
+                if line:
+                    lines.append(line)
+        for k, o in enumerate(body.outputs):
+            lines += [f"%r{k}.f = getelementptr {t}, ptr %base, i64 {k}",
+                      f"store {t} {_ref(names[o.nodes[0]])}, ptr %r{k}.f, align {align}"]
+        return [f"; {routine.name}: {cost.flops(body)} flops",
+                f"define internal fastcc void @{_routine_name(routine)}(ptr nocapture %frame, "
+                "ptr nocapture readonly %slots) noinline nounwind {", "entry:",
+                *(ind + line for line in lines), f"{ind}ret void", "}", ""]
 
     def assign(self, g: Graph, i: int, expr: str) -> str | None:
         if g.ops[i] is Op.COMPLEX:
@@ -188,8 +260,11 @@ class LlvmPrinter(Printer):
 
     # ---- the kernel ------------------------------------------------------------------------
     def imports(self, g: Graph) -> list[str]:
-        """The definitions of the vector functions the live ops call."""
-        return [line for name in super().imports(g)
+        """The definitions of the vector functions the live ops call (routines' included)."""
+        imported = super().imports
+        names = dict.fromkeys(name for h in (g, *(r.graph for r in _routines(g)))
+                              for name in imported(h))
+        return [line for name in names
                 for line in vecmath.definition(name, self.vector, llvm_run.vector_bits())]
 
     def kernel_source(self, ctx: PrintContext, name: str) -> str:
@@ -199,8 +274,17 @@ class LlvmPrinter(Printer):
             return LlvmPrinter(self.dtype, self.fastmath,
                                **{**self.options, "wide": True}).kernel_source(ctx, name)
         size = staging.body_size(g)
+        routines = _routines(g)
+        if members and routines:
+            raise UnsupportedError("routine calls and network layers in one llvm kernel: "
+                                   "compile it with calls=False")
         if members:
             plan = staging.at_contractions(g)
+        elif routines:
+            # one function: its calls pass values through its frame (with calls kept, the
+            # body is short: the routines' code is theirs)
+            plan = staging.by_size(g, size + 1)
+            ctx = dataclasses.replace(ctx, frame=frame.plan(g))
         else:
             plan = staging.by_size(g, self.part_size if size > self.one_function_max
                                    else size + 1)
@@ -209,13 +293,18 @@ class LlvmPrinter(Printer):
                          for a in g.signature)
         w, s = self.vector.width, self.vector.scalar
         # lines every function has; LLVM drops those a stage does not use
-        entry = self._arguments(ctx) + self._params(ctx) + preamble
+        table, alloca = self._frame_lines(ctx)
+        entry = alloca + self._arguments(ctx) + self._params(ctx) + preamble
         loads = self._rows(ctx) + self._inputs(ctx)
         text = [self.header(g, name), f"; roles: {roles}", f"; vector: {w} x {s}",
                 f"; registers: {llvm_run.vector_bits()} bits"]
-        if size > self.source_order_min:
+        if size > self.source_order_min and not routines:
+            # (with calls, the work is in the routines, short functions the scheduler helps)
             text.append(f"{llvm_run.SOURCE_ORDER} (the scheduler's reordering for parallelism "
                         "costs spills in a body this long)")
+        text += table
+        for routine in routines:
+            text += ["", *self._routine(routine)]
         rows = frozenset(k for k, t in enumerate(ctx.out_types) if t is T.REAL)
         if plan.nstages == 1 and (size > self.rows_max or not rows):
             return "\n".join([*text, "", *self._function("kernel", entry, loads + bodies[0]),
@@ -649,6 +738,20 @@ def _fill(template: str, typed: dict, fastmath: bool) -> str:
     for key, value in typed.items():
         template = template.replace(key, value)
     return _FLOAT_OPS.sub(r"\1 fast ", template) if fastmath else template
+
+
+def _routines(g: Graph) -> list:
+    """The routines the live graph calls, in order of first call."""
+    live = g.live()
+    if Op.CALL not in g.ops:
+        return []
+    # by what they compute: two routine objects of the same body are one function
+    return list({r.key: r for r in (g.attrs[i][0] for i in range(len(g))
+                                    if live[i] and g.ops[i] is Op.CALL)}.values())
+
+
+def _routine_name(routine) -> str:
+    return f'"pg.{routine.name}.{routine.key[:12]}"'
 
 
 def _ref(name: str) -> str:

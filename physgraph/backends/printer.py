@@ -32,12 +32,14 @@ class PrintContext:
     """What printing one kernel reads besides the printer's options: the optimized graph,
     the type of each output (complex outputs are written as two parts by some printers),
     for a numba kernel in columns, the columns of a block (``blocked.Columns``), and for an
-    llvm kernel the outputs it writes a row of events at a time and their values so far."""
+    llvm kernel the outputs it writes a row of events at a time and their values so far, and
+    the frame its routine calls pass values through (``frame.Frame``)."""
     graph: Graph
     out_types: tuple
     columns: object = None
     row_outputs: frozenset = frozenset()
     pending: dict = field(default_factory=dict)
+    frame: object = None
 
 
 class Printer:
@@ -49,6 +51,7 @@ class Printer:
     comment = "#"
     suffix = ".py"           # of the source file in the on-disk cache
     real_only = False        # the target has no complex type: complex is always lowered
+    calls = False            # prints routines as functions (``call``): calls are kept
 
     def __init__(self, dtype: str = "float64", fastmath: bool = False, **options):
         if dtype not in ("float64", "float32"):
@@ -121,6 +124,8 @@ class Printer:
         names: list = [None] * len(g)
         preamble, bodies = [], [[] for _ in range(nstages)]
         products: set = set()
+        calls: set = set()
+        frame = ctx.frame
         for i in range(len(g)):
             if not live[i]:
                 continue
@@ -136,11 +141,22 @@ class Printer:
                     products.add(grp.id)
                     body += self.product(g, names, grp)
                 names[i] = self.column(grp, column)
+            elif op is Op.CALL:
+                # a call is made where its first result is met; the others read what it wrote
+                where = body if var[i] else preamble
+                key = (id(where), g.attrs[i][0], g.args[i])
+                if key not in calls:
+                    calls.add(key)
+                    where += self.call(ctx, i, names)
+                names[i] = f"t{i}"
+                where += self.call_result(ctx, i)
             else:
                 names[i] = f"t{i}"
                 line = self.assign(g, i, self.expr(g, i, names))
                 if line:
                     (body if var[i] else preamble).append(line)
+            if frame is not None and i in frame.stored:      # a call reads it
+                (body if var[i] else preamble).extend(self.store_for_calls(ctx, i, names))
             if var[i] and op is not INPUT:
                 for target, k in writes.pop(i, []):
                     body += self.store(ctx, i, target, names, k)
@@ -161,6 +177,19 @@ class Printer:
     def column(self, grp: "contract.Group", column: int) -> str:
         """Source text of one contraction: a column of its group's product."""
         return f"pg_y{grp.id}[:, {column}]"
+
+    def call(self, ctx: PrintContext, i: int, names: list) -> list[str]:
+        """Lines calling the routine of node i (a result of the call) on its arguments
+        (printers that set ``calls``; for the others the pipeline inlines routines)."""
+        raise UnsupportedError(f"the {self.name} backend prints no routine calls")
+
+    def call_result(self, ctx: PrintContext, i: int) -> list[str]:
+        """Lines defining node i, a result of the call made before."""
+        raise UnsupportedError(f"the {self.name} backend prints no routine calls")
+
+    def store_for_calls(self, ctx: PrintContext, i: int, names: list) -> list[str]:
+        """Lines putting node i where the calls that read it find it (``ctx.frame``)."""
+        raise UnsupportedError(f"the {self.name} backend prints no routine calls")
 
     def assign(self, g: Graph, i: int, expr: str) -> str | None:
         """The SSA line that defines node i (None: the node needs no line of its own)."""

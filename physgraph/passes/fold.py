@@ -29,7 +29,8 @@ def _is(g: Graph, i: int, value) -> bool:
 # others need two equal operands
 _NEEDS_A_CONSTANT = frozenset({Op.ADD, Op.MUL})
 _SAME_ARGS = frozenset({Op.SUB, Op.DIV, Op.MIN, Op.MAX, Op.AND, Op.OR})
-_NEVER_FOLDED = LEAVES | {Op.CONTRACT}     # a contraction reads a param matrix
+# a contraction reads a param matrix; a call's body is folded where it is inlined
+_NEVER_FOLDED = LEAVES | {Op.CONTRACT, Op.CALL}
 
 
 def fold_rule(unsafe: bool = False):

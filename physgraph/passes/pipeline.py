@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .. import cost
 from ..graph import Graph
+from .calls import has_calls, lower_call, optimize_routines, specialize_calls
 from .contract import has_contractions, lower_contract
 from .dce import dce
 from .fma import fma
@@ -21,19 +22,22 @@ from .strength import strength
 # declares (unsafe: allow x - x -> 0 and x / x -> 1; fma: the backend has a fused
 #  multiply-add; simplify: seconds of SymPy cancel/factor on small regions, 0 = off;
 #  contracts: the backend runs network contractions as matrix products, else they are
-#  expanded first; per-call ones are expanded first and again last, after folding)
+#  expanded first; per-call ones are expanded first and again last, after folding;
+#  calls: the backend prints routines as functions and keeps their calls, else they are
+#  inlined first)
 LEVELS = {
     0: [],
     1: [fold, dce],
-    2: [lower_complex, fold, simplify, reassociate, strength, share, fma, schedule],
-    3: [lower_complex, fold, simplify, reassociate, strength, reassociate, strength, share,
-        fma, schedule],
+    2: [lower_complex, fold, specialize_calls, simplify, reassociate, strength, share, fma,
+        schedule],
+    3: [lower_complex, fold, specialize_calls, simplify, reassociate, strength, reassociate,
+        strength, share, fma, schedule],
 }
 # (schedule keeps only the nodes the outputs need: it is dead-code elimination as well)
 
 # what optimize() accepts: every pass's options, and real_only, which the pipeline reads
 # itself (the backend needs complex arithmetic lowered even at opt levels 0 and 1)
-_PASSES = {lower_complex, lower_contract, *(p for level in LEVELS.values() for p in level)}
+_PASSES = {lower_call, lower_complex, lower_contract, *(p for level in LEVELS.values() for p in level)}
 OPTIONS = frozenset({"real_only"}).union(*(p.options for p in _PASSES))
 
 # live nodes above which the rows between the first and the last count nodes but not flops
@@ -73,10 +77,16 @@ def optimize(g: Graph, opt_level: int = 2, **options) -> tuple[Graph, list[PassR
         passes = [lower_complex, *passes]       # the backend has no complex type
     if has_contractions(g):
         passes = [lower_contract, *passes, lower_contract]
+    if has_calls(g):
+        passes = [lower_call, *passes]
     every = rows[0].nodes <= FLOPS_EVERY_PASS_UP_TO
     for k, p in enumerate(passes):
         start = time.perf_counter()
         g = p.run(g, options)
         rows.append(measure(p.name, g, time.perf_counter() - start,
                             flops=every or k == len(passes) - 1))
+    if has_calls(g):           # the routines kept as functions, each optimized once
+        start = time.perf_counter()
+        g = optimize_routines(g, lambda body: optimize(body, opt_level, **options)[0])
+        rows.append(measure("routines", g, time.perf_counter() - start))
     return g, rows

@@ -15,6 +15,7 @@ from typing import Callable
 
 from .. import autodiff
 from ..errors import TraceError, UnsupportedError
+from ..frontend.routine import inlined
 from ..frontend.scalar import Scalar
 from ..graph import Graph, Op, T
 from .linalg import Mat, Vec
@@ -74,7 +75,8 @@ def jacobian(f: Callable, x, mode: str = "auto"):
         if not isinstance(v, Scalar):
             known[k] = v
             xs[k] = Scalar(g, autodiff.placeholder(g))
-    ys, y_vec = _elements(f(Vec(xs) if x_vec else xs[0]))
+    with inlined():               # the walks below differentiate node by node
+        ys, y_vec = _elements(f(Vec(xs) if x_vec else xs[0]))
     wrt = [_node(g, v) for v in xs]
     outs = [_node(g, v) for v in ys]
     for n in outs:

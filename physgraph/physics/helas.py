@@ -37,6 +37,7 @@ import numpy as np
 from .. import notes
 from ..frontend import scalar as sc
 from ..graph import Graph, Op, Output
+from ..passes.calls import inline
 from ..passes.lower_complex import lower_complex
 from .lorentz import Vec4
 
@@ -471,7 +472,7 @@ def _surviving(terms: list) -> list[bool]:
     g = traced[0][1].g
     view = Graph(ops=g.ops, args=g.args, attrs=g.attrs, types=g.types, signature=g.signature,
                  outputs=[Output(f"h{k}", (), (t.i,)) for k, t in traced])
-    lowered = lower_complex(view)
+    lowered = lower_complex(inline(view))         # routines' bodies fold too
     for (k, _), out in zip(traced, lowered.outputs):
         node = out.nodes[0]
         alive[k] = not (lowered.ops[node] is Op.CONST and lowered.attrs[node] == 0)

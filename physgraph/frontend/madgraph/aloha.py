@@ -86,7 +86,8 @@ class _Translation:
             self.lines.append(f"return Wavefunction(({w}{',' if n == 3 else ''}), ({p}))")
         args = ", ".join(self.python_name[p] for p in self.params if p != param)
         body = "\n".join(f"    {line}" for line in self.lines)
-        source = f"def {self.d.name}({args}):\n{body}\n"
+        # a routine: kept as a function where the kernel keeps calls (calls=True)
+        source = f"@pg.routine\ndef {self.d.name}({args}):\n{body}\n"
         return Routine(self.d.name, tuple(self.params), self.params.index(param),
                        self.amplitude, source)
 
