@@ -33,7 +33,7 @@ def compile(fn=None, /, *, inputs=None, params=None, backend: str | None = None,
     printer_for(backend)(dtype)            # fail now on a bad backend or dtype
     if opt_level not in (0, 1, 2, 3):
         raise ValueError(f"opt_level must be 0, 1, 2 or 3, got {opt_level!r}")
-    if calls not in (True, False, "auto") or not isinstance(calls, (bool, str)):
+    if not (isinstance(calls, bool) or calls == "auto"):
         raise ValueError(f"calls must be True, False or 'auto', got {calls!r}")
     if fn is None:
         if inputs is not None:

@@ -117,7 +117,11 @@ class Kernel:
         calls = self.options.calls
         if not self._printer.calls or not calls or Op.CALL not in self.input_graph.ops:
             return False
-        return calls is True or cost.flops(self.input_graph) > CALLS_MIN_FLOPS
+        if calls is True:
+            return True
+        # (llvm runs network layers between stages, which a frame of calls does not survive)
+        return Op.CONTRACT not in self.input_graph.ops and \
+            cost.flops(self.input_graph) > CALLS_MIN_FLOPS
 
     def _cache_options(self) -> dict:
         return {**self.options.__dict__, "out_types": [int(t) for t in self._out_types]}

@@ -223,3 +223,58 @@ def test_random_bodies_called_as_routines_agree_with_sympy(exprs, seed, opt_leve
     expected, scale, keep = reference(exprs, arrays_)
     got = pg.compile(backend="llvm", calls=True, opt_level=opt_level)(f)(*arrays_)
     assert_agrees(got, exprs, expected, scale, keep, f"llvm calls, opt_level {opt_level}")
+
+
+def test_routines_beside_network_layers_inline_unless_calls_are_forced():
+    @pg.routine
+    def activation(a):
+        return a / (1.0 + a * a)
+
+    def f(x: pg.Vec[3], w: pg.Param[4, 3]):
+        return [activation(h) for h in pg.nn.dense(x, w, contract=True)]
+
+    rng = np.random.default_rng(3)
+    x, w = rng.normal(size=(9, 3)), rng.normal(size=(4, 3))
+    k = pg.compile(backend="llvm")(f)
+    assert Op.CALL not in k.graph.ops and "@pg.product0" in k.source
+    h = x @ w.T
+    np.testing.assert_allclose(np.stack(k(x, w=w)), (h / (1 + h * h)).T, rtol=1e-13)
+    with pytest.raises(pg.UnsupportedError, match="calls=False"):
+        pg.compile(backend="llvm", calls=True)(f)
+
+
+def test_a_per_call_argument_keeps_its_slot_while_the_loop_reuses_others():
+    # depth-first order puts c right after x's last read: c must not take x's slot, which
+    # every vector of events writes again after the per-call values are stored
+    @pg.routine
+    def double(a):
+        return 2.0 * a
+
+    @pg.routine
+    def plus(a, c):
+        return a + c
+
+    def f(x, c: pg.Param):
+        return plus(double(x), c)
+
+    k = pg.compile(backend="llvm", calls=True)(f)
+    x = np.linspace(-1, 1, 13)
+    np.testing.assert_allclose(k(x, c=0.25), 2 * x + 0.25, rtol=1e-15)
+
+
+def test_arguments_a_routine_cannot_take_are_named():
+    @pg.routine
+    def first(v):
+        return v[0]
+
+    @pg.routine
+    def positive(a):
+        return a > 0
+
+    def f(p: pg.Vec4):
+        return first(p)
+
+    with pytest.raises(pg.UnsupportedError, match="not Vec4 .pass its elements"):
+        pg.compile(backend="llvm")(f)
+    with pytest.raises(pg.UnsupportedError, match="returns a boolean value"):
+        pg.compile(backend="llvm")(lambda x: pg.where(positive(x), 1.0, 0.0))

@@ -33,6 +33,8 @@ def call_key(g: Graph, i: int) -> tuple:
 
 
 def plan(g: Graph) -> Frame:
+    """The frame of ``g``'s calls: slots for their results and for the other values they
+    read, in the order the printer writes the body."""
     live, var, ops = g.live(), g.varying(), g.ops
     first: dict = {}                   # call -> its first live result node (where it is made)
     last: dict = {}                    # owner of slots -> the last position they are read
@@ -58,10 +60,11 @@ def plan(g: Graph) -> Frame:
             _, slot, n = heapq.heappop(live_blocks)
             free.setdefault(n, []).append(slot)
         n = len(owner[0].graph.outputs) if isinstance(owner, tuple) else 1
-        slot = free[n].pop() if free.get(n) else size
+        per_call = not var[at]
+        # a per-call value is written before the loop: a slot the loop writes is not its
+        slot = free[n].pop() if free.get(n) and not per_call else size
         size = max(size, slot + n)
         (base if isinstance(owner, tuple) else stored)[owner] = slot
-        per_call = not var[at]
         if not per_call:
             heapq.heappush(live_blocks, (last[owner], slot, n))
     row, table = {}, []

@@ -10,7 +10,8 @@ result, all with the same arguments (``graph.Routine``).  Complex arguments and 
 travel as their real and imaginary parts.
 
 Arguments and results may be traced scalars, numbers, tuples, lists and dataclasses of
-them (``helas.Wavefunction``); anything else is part of the kind of call, like a constant.
+them (``helas.Wavefunction``); strings, booleans and None are part of the kind of call,
+like a constant; anything else is refused.
 Called on no traced value, or inside another routine's trace, the function simply runs.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import functools
 import threading
 from contextlib import contextmanager
 
+from ..errors import TraceError, UnsupportedError
 from ..graph import Arg, Graph, Op, Output, Routine, T, const_key, normalize_const
 from .scalar import Scalar, _number
 
@@ -51,8 +53,14 @@ class _Routine:
         if not traced or getattr(_tracing, "active", False):
             return self.fn(*args)
         g = traced[0].g
-        kinds = tuple(("complex" if g.types[x.i] is T.COMPLEX else "real")
-                      if isinstance(x, Scalar) else ("const", const_key(normalize_const(x))) for x in leaves)
+        for x in traced:
+            if x.g is not g:
+                raise TraceError(f"routine {self.name}: a value from another traced "
+                                 "function was passed to it")
+            if g.types[x.i] is T.BOOL:
+                raise UnsupportedError(f"routine {self.name}: a boolean argument; pass "
+                                       "where(cond, 1.0, 0.0)")
+        kinds = tuple(_kind(g, x) for x in leaves)
         key = (spec, kinds)
         with self._lock:
             if key not in self._kinds:
@@ -111,6 +119,9 @@ class _Routine:
                 continue
             if x.g is not body:
                 raise ValueError(f"routine {self.name} returned a value traced outside it")
+            if body.types[x.i] is T.BOOL:
+                raise UnsupportedError(f"routine {self.name} returns a boolean value; return "
+                                       "where(cond, 1.0, 0.0)")
             if body.types[x.i] is T.COMPLEX:
                 nodes = [body.node(Op.RE, (x.i,)), body.node(Op.IM, (x.i,))]
                 layout.append("complex")
@@ -132,6 +143,13 @@ def inlined():
         _tracing.active = before
 
 
+def _kind(g: Graph, x) -> tuple | str:
+    """What a call's leaf contributes to its kind: a traced value's type, a number's value."""
+    if isinstance(x, Scalar):
+        return "complex" if g.types[x.i] is T.COMPLEX else "real"
+    return ("const", const_key(normalize_const(x)))
+
+
 def _flatten(x, leaves: list):
     """The structure of ``x`` (hashable), its scalars and numbers appended to ``leaves``."""
     if isinstance(x, Scalar) or (_number(x) and not isinstance(x, bool)):
@@ -142,7 +160,11 @@ def _flatten(x, leaves: list):
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return (type(x), tuple((f.name, _flatten(getattr(x, f.name), leaves))
                                for f in dataclasses.fields(x)))
-    return ("static", x)
+    if x is None or isinstance(x, (bool, str)):
+        return ("static", x)
+    raise UnsupportedError(f"a routine takes and returns traced scalars, numbers, strings, "
+                           f"and tuples, lists and dataclasses of them, not "
+                           f"{type(x).__name__} (pass its elements)")
 
 
 def _unflatten(spec, values):

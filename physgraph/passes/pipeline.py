@@ -37,7 +37,8 @@ LEVELS = {
 
 # what optimize() accepts: every pass's options, and real_only, which the pipeline reads
 # itself (the backend needs complex arithmetic lowered even at opt levels 0 and 1)
-_PASSES = {lower_call, lower_complex, lower_contract, *(p for level in LEVELS.values() for p in level)}
+_PASSES = {lower_call, lower_complex, lower_contract,
+           *(p for level in LEVELS.values() for p in level)}
 OPTIONS = frozenset({"real_only"}).union(*(p.options for p in _PASSES))
 
 # live nodes above which the rows between the first and the last count nodes but not flops
