@@ -191,7 +191,7 @@ def test_bad_calls_option_and_escaping_values_are_refused():
         outside.append(x * y)
         return leaks(x)
 
-    with pytest.raises(ValueError, match="returned a value traced outside it"):
+    with pytest.raises(pg.TraceError, match="returned a value traced outside it"):
         pg.compile(backend="llvm")(f)
 
 

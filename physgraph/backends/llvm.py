@@ -742,9 +742,9 @@ def _fill(template: str, typed: dict, fastmath: bool) -> str:
 
 def _routines(g: Graph) -> list:
     """The routines the live graph calls, in order of first call."""
-    live = g.live()
     if Op.CALL not in g.ops:
         return []
+    live = g.live()
     # by what they compute: two routine objects of the same body are one function
     return list({r.key: r for r in (g.attrs[i][0] for i in range(len(g))
                                     if live[i] and g.ops[i] is Op.CALL)}.values())

@@ -118,7 +118,7 @@ class _Routine:
                 layout.append(("const", x))
                 continue
             if x.g is not body:
-                raise ValueError(f"routine {self.name} returned a value traced outside it")
+                raise TraceError(f"routine {self.name} returned a value traced outside it")
             if body.types[x.i] is T.BOOL:
                 raise UnsupportedError(f"routine {self.name} returns a boolean value; return "
                                        "where(cond, 1.0, 0.0)")
