@@ -95,6 +95,8 @@ class LlvmPrinter(Printer):
         return f"splat ({self.vector.scalar} {_hex(float(value), self.vector.scalar)})"
 
     def read(self, ctx: PrintContext, i: int) -> str:
+        if ctx.routine:                    # an argument, loaded from its slot (``_routine``)
+            return f"%a{ctx.graph.attrs[i][0]}"
         return f"%{'p' if ctx.graph.ops[i] is Op.PARAM else 'x'}{i}"
 
     def write(self, out: str, index: tuple) -> str:
@@ -155,7 +157,9 @@ class LlvmPrinter(Printer):
         each argument from its slot and writes its results from the row's first slot on;
         not inlined, so one copy of its code serves every call."""
         body, t, ind, align = routine.graph, self.vector.type, self.indent, self._vector_bytes
-        # the table holds byte offsets, zero-extended: an argument is two instructions
+        # the arguments first, %a<n> to the shared printer (``read``), which then stores
+        # each result where the row says (``store``); the table holds byte offsets,
+        # zero-extended: an argument is two instructions
         lines = ["%base.32 = load i32, ptr %slots", "%base.64 = zext i32 %base.32 to i64",
                  "%base = getelementptr i8, ptr %frame, i64 %base.64"]
         for n in range(len(body.signature)):
@@ -164,23 +168,9 @@ class LlvmPrinter(Printer):
                       f"%s{n} = zext i32 %s{n}.32 to i64",
                       f"%a{n}.f = getelementptr i8, ptr %frame, i64 %s{n}",
                       f"%a{n} = load {t}, ptr %a{n}.f, align {align}"]
-        live, names = body.live(), [None] * len(body)
-        for j in range(len(body)):
-            if not live[j]:
-                continue
-            op = body.ops[j]
-            if op is Op.CONST:
-                names[j] = self.literal(body.attrs[j])
-            elif op is Op.INPUT:
-                names[j] = f"%a{body.attrs[j][0]}"
-            else:
-                names[j] = f"t{j}"
-                line = self.assign(body, j, self.expr(body, j, names))
-                if line:
-                    lines.append(line)
-        for k, o in enumerate(body.outputs):
-            lines += [f"%r{k}.f = getelementptr {t}, ptr %base, i64 {k}",
-                      f"store {t} {_ref(names[o.nodes[0]])}, ptr %r{k}.f, align {align}"]
+        preamble, bodies = self.staged_lines(PrintContext(body, (T.REAL,) * len(body.outputs),
+                                                          routine=True))
+        lines += preamble + bodies[0]
         return [f"; {routine.name}: {cost.flops(body)} flops",
                 f"define internal fastcc void @{_routine_name(routine)}(ptr nocapture %frame, "
                 "ptr nocapture readonly %slots) noinline nounwind {", "entry:",
@@ -193,6 +183,10 @@ class LlvmPrinter(Printer):
 
     def store(self, ctx: PrintContext, node: int, target: str, names: list,
               k: int) -> list[str]:
+        if ctx.routine:                    # result k, into the row's k-th slot
+            return [f"%r{k}.f = getelementptr {self.vector.type}, ptr %base, i64 {k}",
+                    f"store {self.vector.type} {_ref(names[node])}, ptr %r{k}.f, "
+                    f"align {self._vector_bytes}"]
         if k not in ctx.row_outputs:
             return self._store_lanes(ctx, node, target, names, k)
         # held until the output's last element is known, then stored as whole rows

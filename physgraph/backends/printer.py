@@ -32,14 +32,16 @@ class PrintContext:
     """What printing one kernel reads besides the printer's options: the optimized graph,
     the type of each output (complex outputs are written as two parts by some printers),
     for a numba kernel in columns, the columns of a block (``blocked.Columns``), and for an
-    llvm kernel the outputs it writes a row of events at a time and their values so far, and
-    the frame its routine calls pass values through (``frame.Frame``)."""
+    llvm kernel the outputs it writes a row of events at a time and their values so far,
+    the frame its routine calls pass values through (``frame.Frame``), and whether the graph
+    is a routine's body, printed as a function of its call's slots."""
     graph: Graph
     out_types: tuple
     columns: object = None
     row_outputs: frozenset = frozenset()
     pending: dict = field(default_factory=dict)
     frame: object = None
+    routine: bool = False
 
 
 class Printer:
